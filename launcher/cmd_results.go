@@ -1,0 +1,109 @@
+package launcher
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/store"
+)
+
+type resultsOptions struct {
+	Store  string
+	Format string
+	Output string
+	Status []string
+}
+
+func storeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR`", Required: true}
+}
+
+func (a *App) cmdResults() *cli.Command {
+	return &cli.Command{
+		Name:  "results",
+		Usage: "print or export the results of a store",
+		Description: "One row per run ID: run_id, status, replicate, seed, one column per param and per\n" +
+			"metric (a clash gets a param_/metric_ prefix), then started, ended, duration_s, error.\n" +
+			"csv opens in pandas as is; jsonl and json hold the full records (data, series,\n" +
+			"artifacts, logs).\n\n" +
+			"EXAMPLES:\n" +
+			"   metalab results --store runs/pi\n" +
+			"   metalab results --store runs/pi --format csv --output results.csv\n" +
+			"   metalab results --store runs/pi --status failed",
+		Flags: []cli.Flag{
+			storeFlag(),
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table, csv, jsonl or json"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
+			&cli.StringSliceFlag{Name: "status", Usage: "only runs with this status (completed, failed, cancelled, running); repeatable"},
+		},
+		Action: func(c *cli.Context) error {
+			return a.runResults(resultsOptions{
+				Store:  c.String("store"),
+				Format: c.String("format"),
+				Output: c.String("output"),
+				Status: c.StringSlice("status"),
+			}, a.Stdout)
+		},
+	}
+}
+
+func (a *App) runResults(opts resultsOptions, out io.Writer) error {
+	write := map[string]func(*Results, io.Writer) error{
+		"table": (*Results).WriteTable,
+		"csv":   (*Results).WriteCSV,
+		"jsonl": (*Results).WriteJSONL,
+		"json":  (*Results).WriteJSON,
+	}[opts.Format]
+	if write == nil {
+		return usageErr("use table, csv, jsonl or json", "unknown --format %q", opts.Format)
+	}
+	var statuses []store.Status
+	for _, s := range opts.Status {
+		st := store.Status(s)
+		if !st.Valid() {
+			return usageErr("use completed, failed, cancelled or running", "unknown --status %q", s)
+		}
+		statuses = append(statuses, st)
+	}
+	res, err := LoadResults(opts.Store)
+	if err != nil {
+		return err
+	}
+	if len(statuses) > 0 {
+		res = res.WithStatus(statuses...)
+	}
+	if opts.Output == "" || opts.Output == "-" {
+		return write(res, out)
+	}
+	return writeFileAtomic(opts.Output, func(w io.Writer) error { return write(res, w) })
+}
+
+// writeFileAtomic writes a file whole or not at all: a temporary file in the
+// same directory, fsynced, then renamed.
+func writeFileAtomic(path string, fill func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,71 @@
+package launcher
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+type summaryOptions struct {
+	Store   string
+	GroupBy []string
+	JSON    bool
+}
+
+func (a *App) cmdSummary() *cli.Command {
+	return &cli.Command{
+		Name:  "summary",
+		Usage: "mean, standard deviation and 95% confidence interval of each metric per group",
+		Description: "Groups the completed runs by the given params (typically all params, so that a\n" +
+			"group is the seed replicates of one point) and gives per group and metric: count,\n" +
+			"mean, sample standard deviation and the 95% confidence interval of the mean\n" +
+			"(Student's t).\n\n" +
+			"EXAMPLES:\n" +
+			"   metalab summary --store runs/pi --group-by n_samples\n" +
+			"   metalab summary --store runs/sweep --group-by lr,batch --json",
+		Flags: []cli.Flag{
+			storeFlag(),
+			&cli.StringFlag{Name: "group-by", Aliases: []string{"g"}, Usage: "comma-separated `PARAMS` (default: no grouping)"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			var groupBy []string
+			for _, g := range strings.Split(c.String("group-by"), ",") {
+				if g = strings.TrimSpace(g); g != "" {
+					groupBy = append(groupBy, g)
+				}
+			}
+			return a.runSummary(summaryOptions{Store: c.String("store"), GroupBy: groupBy, JSON: c.Bool("json")}, a.Stdout)
+		},
+	}
+}
+
+func (a *App) runSummary(opts summaryOptions, out io.Writer) error {
+	res, err := LoadResults(opts.Store)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, r := range res.runs {
+		for k := range r.Params {
+			known[k] = true
+		}
+	}
+	for _, g := range opts.GroupBy {
+		if !known[g] && res.Len() > 0 {
+			return usageErr("params in this store: "+strings.Join(sortedKeys(known), ", "), "no param %q in the store", g)
+		}
+	}
+	stats := res.Summary(opts.GroupBy...)
+	if opts.JSON {
+		if stats == nil {
+			stats = []GroupStat{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(stats)
+	}
+	return WriteSummary(out, stats, opts.GroupBy)
+}

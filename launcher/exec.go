@@ -1,0 +1,234 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// executor runs a list of plan indexes on a pool of workers and appends a
+// start and an end record per run to one store writer.
+type executor struct {
+	exp     *Experiment
+	plan    *Plan
+	st      *store.Store
+	w       *store.Writer
+	workers int
+	log     zerolog.Logger
+	now     func() time.Time
+	opctx   Context
+	h       *Handle
+	env     slurmEnv
+
+	errOnce sync.Once
+	err     error // first store error; it stops the sweep
+}
+
+// slurmEnv is where a run ran, when under SLURM.
+type slurmEnv struct {
+	host                      string
+	jobID, arrayJobID, taskID string
+	restart                   int
+}
+
+func readSlurmEnv() slurmEnv {
+	e := slurmEnv{
+		jobID:      os.Getenv("SLURM_JOB_ID"),
+		arrayJobID: os.Getenv("SLURM_ARRAY_JOB_ID"),
+		taskID:     os.Getenv("SLURM_ARRAY_TASK_ID"),
+	}
+	e.restart, _ = strconv.Atoi(os.Getenv("SLURM_RESTART_COUNT"))
+	e.host = os.Getenv("SLURMD_NODENAME")
+	if e.host == "" {
+		e.host = shortHostname()
+	}
+	return e
+}
+
+func shortHostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		h = h[:i]
+	}
+	return h
+}
+
+// run executes todo until done, cancelled, or a store error.
+func (x *executor) run(ctx context.Context, todo []int) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for slot := 0; slot < x.workers; slot++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := x.runOne(ctx, slot, x.plan.At(i)); err != nil {
+					x.errOnce.Do(func() { x.err = err })
+					stop(err)
+				}
+			}
+		}()
+	}
+dispatch:
+	for _, i := range todo {
+		select {
+		case <-ctx.Done():
+			break dispatch
+		case jobs <- i:
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return x.err
+}
+
+// runOne executes one run with its retries. Only a store error is returned:
+// the operation's own failures are recorded.
+func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
+	x.h.running.Add(1)
+	defer x.h.running.Add(-1)
+	for attempt := 0; ; attempt++ {
+		status, err := x.attempt(ctx, slot, spec, attempt)
+		if err != nil {
+			return err
+		}
+		if status == store.StatusFailed && attempt < x.exp.Retries && ctx.Err() == nil {
+			x.log.Warn().Str(fieldRunID, spec.ID).Int("attempt", attempt+1).Msg("run failed; retrying")
+			continue
+		}
+		switch status {
+		case store.StatusCompleted:
+			x.h.completed.Add(1)
+		case store.StatusFailed:
+			x.h.failed.Add(1)
+		default:
+			x.h.cancelled.Add(1)
+		}
+		return nil
+	}
+}
+
+func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt int) (store.Status, error) {
+	rec := x.baseRecord(spec)
+	rec.Status = store.StatusRunning
+	rec.Started = x.now()
+	if err := x.w.Append(rec); err != nil {
+		return "", err
+	}
+	recorder := capture.NewRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
+	rt := &Runtime{
+		RunID:    spec.ID,
+		Params:   spec.Params,
+		Seeds:    spec.Seeds,
+		Capture:  recorder,
+		Context:  x.opctx,
+		Logger:   x.log.With().Str(fieldRunID, spec.ID).Logger(),
+		Slot:     slot,
+		rec:      recorder,
+		storeDir: x.st.Dir(),
+	}
+	defer rt.cleanup()
+
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if x.exp.Timeout > 0 {
+		runCtx, cancel = context.WithTimeoutCause(ctx, x.exp.Timeout, errTimeout)
+	}
+	err := safeExecute(runCtx, x.exp.Operation, rt)
+	timedOut := errors.Is(context.Cause(runCtx), errTimeout)
+	cancel()
+
+	end := x.baseRecord(spec)
+	end.Started = rec.Started
+	end.Ended = x.now()
+	end.Result = recorder.Result()
+	switch {
+	case err == nil && recorder.Err() == nil:
+		end.Status = store.StatusCompleted
+	case err == nil:
+		end.Status = store.StatusFailed
+		end.Error = recorder.Err().Error()
+	case timedOut:
+		end.Status = store.StatusFailed
+		end.Error = fmt.Sprintf("timed out after %v: %v", x.exp.Timeout, err)
+	case ctx.Err() != nil:
+		end.Status = store.StatusCancelled
+		end.Error = fmt.Sprintf("cancelled: %v", err)
+	default:
+		end.Status = store.StatusFailed
+		end.Error = err.Error()
+		var p *panicError
+		if errors.As(err, &p) {
+			end.Stack = p.stack
+		}
+	}
+	for _, fn := range rt.annotate {
+		fn(end)
+	}
+	if end.Status == store.StatusFailed {
+		x.log.Warn().Str(fieldRunID, spec.ID).Int("attempt", attempt+1).Str("error", firstLine(end.Error)).Msg("run failed")
+	}
+	if err := x.w.Append(end); err != nil {
+		return "", err
+	}
+	return end.Status, nil
+}
+
+func (x *executor) baseRecord(spec RunSpec) *store.Record {
+	return &store.Record{
+		RunID:           spec.ID,
+		Experiment:      x.exp.Name,
+		Version:         x.exp.Version,
+		Params:          spec.Params,
+		SeedBase:        spec.Seeds.Base,
+		Replicate:       spec.Replicate,
+		Seed:            spec.Seeds.Seed(),
+		Host:            x.env.host,
+		PID:             os.Getpid(),
+		SlurmJobID:      x.env.jobID,
+		SlurmArrayJobID: x.env.arrayJobID,
+		SlurmTaskID:     x.env.taskID,
+		SlurmRestart:    x.env.restart,
+	}
+}
+
+var errTimeout = errors.New("run timed out")
+
+// panicError is an operation's panic turned into a run failure.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+func safeExecute(ctx context.Context, op Operation, rt *Runtime) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: string(debug.Stack())}
+		}
+	}()
+	return op.Execute(ctx, rt)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,260 @@
+package launcher
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/metalab-hpc/metalab/params"
+)
+
+// fixedColumns lead every export; timings and the error follow the params
+// and metrics.
+var (
+	leadColumns  = []string{"run_id", "status", "replicate", "seed"}
+	trailColumns = []string{"started", "ended", "duration_s", "error"}
+)
+
+// column is one export column: a fixed field, a param or a metric.
+type column struct {
+	header string
+	kind   byte // 'f' fixed, 'p' param, 'm' metric
+	name   string
+}
+
+// columns lists the export columns of runs: the fixed lead, one column per
+// param and per metric under its own name (a param or metric whose name
+// clashes with another column gets a "param_" or "metric_" prefix), then
+// the timings.
+func columns(runs []*Record) []column {
+	pset, mset := map[string]bool{}, map[string]bool{}
+	for _, r := range runs {
+		for k := range r.Params {
+			pset[k] = true
+		}
+		for k := range r.Metrics {
+			mset[k] = true
+		}
+	}
+	fixed := map[string]bool{}
+	for _, c := range append(append([]string{}, leadColumns...), trailColumns...) {
+		fixed[c] = true
+	}
+	var cols []column
+	for _, c := range leadColumns {
+		cols = append(cols, column{header: c, kind: 'f', name: c})
+	}
+	for _, k := range sortedKeys(pset) {
+		h := k
+		if fixed[k] || mset[k] {
+			h = "param_" + k
+		}
+		cols = append(cols, column{header: h, kind: 'p', name: k})
+	}
+	for _, k := range sortedKeys(mset) {
+		h := k
+		if fixed[k] || pset[k] {
+			h = "metric_" + k
+		}
+		cols = append(cols, column{header: h, kind: 'm', name: k})
+	}
+	for _, c := range trailColumns {
+		cols = append(cols, column{header: c, kind: 'f', name: c})
+	}
+	return cols
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// cell renders one value for CSV (full precision; missing and null are
+// empty, which pandas reads as NaN).
+func cell(r *Record, c column) string {
+	switch c.kind {
+	case 'p':
+		v, ok := r.Params[c.name]
+		if !ok {
+			return ""
+		}
+		return formatValue(v)
+	case 'm':
+		v, ok := r.Metrics[c.name]
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	switch c.name {
+	case "run_id":
+		return r.RunID
+	case "status":
+		return string(r.Status)
+	case "replicate":
+		return strconv.Itoa(r.Replicate)
+	case "seed":
+		return strconv.FormatUint(r.Seed, 10)
+	case "started":
+		return formatTime(r.Started)
+	case "ended":
+		return formatTime(r.Ended)
+	case "duration_s":
+		if r.Ended.IsZero() {
+			return ""
+		}
+		return strconv.FormatFloat(r.Duration().Seconds(), 'f', 6, 64)
+	case "error":
+		return firstLine(r.Error)
+	}
+	return ""
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// formatValue renders a param value: strings as they are, numbers in
+// shortest form, lists and maps as canonical JSON.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return ""
+	}
+	b, err := params.Canonical(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// WriteCSV writes one row per run with a header row (see the README for the
+// columns). pandas.read_csv reads it as is.
+func (r *Results) WriteCSV(w io.Writer) error {
+	cols := columns(r.runs)
+	cw := csv.NewWriter(w)
+	row := make([]string, len(cols))
+	for i, c := range cols {
+		row[i] = c.header
+	}
+	if err := cw.Write(row); err != nil {
+		return err
+	}
+	for _, run := range r.runs {
+		for i, c := range cols {
+			row[i] = cell(run, c)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSONL writes each run's full record as one JSON object a line.
+func (r *Results) WriteJSONL(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for _, run := range r.runs {
+		if err := enc.Encode(run); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// WriteJSON writes the runs' full records as one JSON array.
+func (r *Results) WriteJSON(w io.Writer) error {
+	runs := r.runs
+	if runs == nil {
+		runs = []*Record{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(runs)
+}
+
+// Table renders the runs as an aligned text table: run ID, status,
+// replicate, params and metrics, one row per run.
+func (r *Results) Table() string {
+	var b strings.Builder
+	r.WriteTable(&b)
+	return b.String()
+}
+
+// WriteTable writes [Results.Table] to w.
+func (r *Results) WriteTable(w io.Writer) error {
+	var cols []column
+	for _, c := range columns(r.runs) {
+		if c.kind == 'f' && c.name != "run_id" && c.name != "status" && c.name != "replicate" {
+			continue
+		}
+		cols = append(cols, c)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, c := range cols {
+		if i > 0 {
+			fmt.Fprint(tw, "\t")
+		}
+		fmt.Fprint(tw, c.header)
+	}
+	fmt.Fprintln(tw)
+	for _, run := range r.runs {
+		for i, c := range cols {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, tableCell(run, c))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+func tableCell(r *Record, c column) string {
+	switch c.kind {
+	case 'm':
+		v, ok := r.Metrics[c.name]
+		switch {
+		case !ok:
+			return "-"
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return "null"
+		}
+		return strconv.FormatFloat(v, 'g', 6, 64)
+	case 'p':
+		s := cell(r, c)
+		s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
+		if len(s) > 40 {
+			s = s[:37] + "..."
+		}
+		return s
+	}
+	return cell(r, c)
+}

@@ -1,0 +1,250 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// Exit codes of the metalab command and of programs built with [Main].
+const (
+	ExitOK          = 0   // all runs completed
+	ExitRunsFailed  = 1   // some runs failed, or an operation error stopped the sweep
+	ExitUsage       = 2   // bad usage or bad input (experiment file, params, store)
+	ExitInterrupted = 130 // cancelled by SIGINT or SIGTERM; the store resumes
+)
+
+const exitCodesHelp = `EXIT CODES:
+   0    all runs completed
+   1    some runs failed (their errors are in the results)
+   2    bad usage or bad input: experiment file, params, or a store of another experiment
+   130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
+
+// App is the metalab command line. The metalab binary and a Go user's own
+// program (through [Main]) run the same App, so a SLURM worker can re-invoke
+// either.
+type App struct {
+	// Name is the program name in help texts.
+	Name string
+	// Experiments are the Go experiments compiled into the program.
+	Experiments []Experiment
+	// LoadFile loads an experiment file (metalab's TOML format); nil means
+	// the program takes no experiment files.
+	LoadFile func(path string) (*Experiment, error)
+	// Stdout and Stderr default to the process's.
+	Stdout, Stderr io.Writer
+}
+
+// Main runs the metalab command line over the given Go experiments and exits
+// with its exit code: `prog run`, `prog results --store DIR`, and the other
+// commands of the metalab binary. Ctrl-C cancels the sweep cleanly; a second
+// Ctrl-C exits at once.
+func Main(exps ...Experiment) {
+	app := &App{Name: progName(), Experiments: exps}
+	os.Exit(app.Run(context.Background(), os.Args))
+}
+
+func progName() string {
+	if len(os.Args) > 0 {
+		s := os.Args[0]
+		if i := strings.LastIndexByte(s, '/'); i >= 0 {
+			s = s[i+1:]
+		}
+		return s
+	}
+	return "metalab"
+}
+
+// Run runs the command line args (args[0] is the program name) and returns
+// the exit code.
+func (a *App) Run(ctx context.Context, args []string) int {
+	if a.Stdout == nil {
+		a.Stdout = os.Stdout
+	}
+	if a.Stderr == nil {
+		a.Stderr = os.Stderr
+	}
+	if a.Name == "" {
+		a.Name = "metalab"
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		// A second signal gets the default behaviour: exit at once.
+		stop()
+	}()
+	err := a.cliApp().RunContext(ctx, args)
+	return a.exit(err)
+}
+
+// exit maps an error to an exit code and prints it: the one place where
+// errors become exit codes.
+func (a *App) exit(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	var ie *store.IdentityError
+	code := ExitRunsFailed
+	switch {
+	case errors.Is(err, errSilent):
+		return ExitRunsFailed
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &ie), errors.Is(err, ErrInvalidExperiment), errors.Is(err, store.ErrNotStore):
+		code = ExitUsage
+	case errors.Is(err, context.Canceled):
+		code = ExitInterrupted
+	case errors.Is(err, ErrRunsFailed):
+		code = ExitRunsFailed
+	case isUsage(err):
+		code = ExitUsage
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, a.Name+":") {
+		msg = a.Name + ": " + msg
+	}
+	fmt.Fprintln(a.Stderr, msg)
+	if ee != nil && ee.hint != "" {
+		fmt.Fprintln(a.Stderr, "hint: "+ee.hint)
+	}
+	return code
+}
+
+// errSilent: the command already told the user; exit 1 without a message.
+var errSilent = errors.New("silent failure")
+
+// exitError carries an exit code and a hint for the user.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(hint, format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...), hint: hint}
+}
+
+func inputErr(err error, hint string) error {
+	return &exitError{code: ExitUsage, err: err, hint: hint}
+}
+
+func isUsage(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "flag provided but not defined") ||
+		strings.Contains(s, "Required flag") || strings.Contains(s, "invalid value")
+}
+
+func (a *App) cliApp() *cli.App {
+	app := &cli.App{
+		Name:  a.Name,
+		Usage: "run parameter sweeps locally or as SLURM job arrays",
+		Description: "A sweep is an experiment (an operation, a parameter grid and a seed plan) run for\n" +
+			"every param point times every seed replicate. Results go to a store directory:\n" +
+			"runs already completed there are never run again.",
+		Writer:                 a.Stdout,
+		ErrWriter:              a.Stderr,
+		HideHelpCommand:        true,
+		UseShortOptionHandling: true,
+		CustomAppHelpTemplate:  cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n",
+		ExitErrHandler:         func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error"},
+		},
+		Commands: []*cli.Command{
+			a.cmdRun(),
+			a.cmdResults(),
+			a.cmdSummary(),
+			a.cmdStatus(),
+		},
+	}
+	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+		return usageErr(fmt.Sprintf("see '%s --help'", a.Name), "%v", err)
+	}
+	for _, c := range app.Commands {
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitCodesHelp + "\n"
+		c.OnUsageError = func(cc *cli.Context, err error, _ bool) error {
+			return usageErr(fmt.Sprintf("see '%s %s --help'", a.Name, cc.Command.Name), "%v", err)
+		}
+	}
+	return app
+}
+
+func (a *App) logger(c *cli.Context) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(c.String("log-level"))
+	if err != nil || lvl == zerolog.NoLevel {
+		lvl = zerolog.InfoLevel
+	}
+	return NewLogger(a.Stderr, lvl)
+}
+
+// experiment finds the experiment a command means: an experiment file, or
+// one of the compiled-in Go experiments by name (the only one when there is
+// just one).
+func (a *App) experiment(target string) (*Experiment, error) {
+	if target != "" && a.LoadFile != nil && (strings.HasSuffix(target, ".toml") || fileExists(target)) {
+		exp, err := a.LoadFile(target)
+		if err != nil {
+			return nil, inputErr(err, "")
+		}
+		return exp, nil
+	}
+	switch {
+	case target == "" && len(a.Experiments) == 1:
+		return &a.Experiments[0], nil
+	case target == "" && len(a.Experiments) == 0:
+		return nil, usageErr(fmt.Sprintf("usage: %s run EXPERIMENT.toml", a.Name), "no experiment given")
+	case target == "":
+		return nil, usageErr("name one of: "+a.experimentNames(), "this program has %d experiments; name one", len(a.Experiments))
+	}
+	for i := range a.Experiments {
+		if a.Experiments[i].Name == target {
+			return &a.Experiments[i], nil
+		}
+	}
+	if a.LoadFile != nil {
+		return nil, usageErr("check the path", "no experiment file %q", target)
+	}
+	return nil, usageErr("name one of: "+a.experimentNames(), "no experiment named %q", target)
+}
+
+func (a *App) experimentNames() string {
+	var names []string
+	for _, e := range a.Experiments {
+		names = append(names, e.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// safeName makes a string usable in a file name.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return string(b)
+}

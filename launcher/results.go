@@ -1,0 +1,246 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"math"
+	"sort"
+
+	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// Record is one run's record: run ID, params, seed, status, metrics, data,
+// artifacts, logs, timings and error.
+type Record = store.Record
+
+// Results holds the runs of a store, one record per run ID (the completed
+// one when there is one). It mirrors Python's metalab Results.
+type Results struct {
+	dir  string
+	runs []*Record
+}
+
+// LoadResults reads the results of the store at dir, merging its node
+// indexes first, as Python's metalab.load_results does.
+func LoadResults(dir string) (*Results, error) {
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return loadResults(context.Background(), st)
+}
+
+func loadResults(ctx context.Context, st *store.Store) (*Results, error) {
+	if _, err := st.Collect(ctx); err != nil {
+		return nil, err
+	}
+	res := &Results{dir: st.Dir()}
+	err := st.Records(func(r *store.Record) error {
+		res.runs = append(res.runs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortRuns(res.runs)
+	return res, nil
+}
+
+// sortRuns orders runs as a plan does for grids: by params (numbers
+// numerically, other values by their canonical encoding), then replicate.
+func sortRuns(runs []*Record) {
+	sort.SliceStable(runs, func(i, j int) bool {
+		a, b := runs[i], runs[j]
+		if c := comparePoints(a.Params, b.Params); c != 0 {
+			return c < 0
+		}
+		if a.Replicate != b.Replicate {
+			return a.Replicate < b.Replicate
+		}
+		return a.RunID < b.RunID
+	})
+}
+
+func comparePoints(a, b params.Point) int {
+	keys := unionKeys(a, b)
+	for _, k := range keys {
+		av, aok := a[k]
+		bv, bok := b[k]
+		switch {
+		case !aok && !bok:
+			continue
+		case !aok:
+			return -1
+		case !bok:
+			return 1
+		}
+		if c := compareValues(av, bv); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func unionKeys(a, b params.Point) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, p := range []params.Point{a, b} {
+		for k := range p {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func compareValues(a, b any) int {
+	af, aNum := toFloat(a)
+	bf, bNum := toFloat(b)
+	if aNum && bNum {
+		switch {
+		case af < bf:
+			return -1
+		case af > bf:
+			return 1
+		}
+		return 0
+	}
+	if aNum != bNum {
+		if aNum {
+			return -1
+		}
+		return 1
+	}
+	as, bs := formatValue(a), formatValue(b)
+	switch {
+	case as < bs:
+		return -1
+	case as > bs:
+		return 1
+	}
+	return 0
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+// Len is the number of runs.
+func (r *Results) Len() int { return len(r.runs) }
+
+// Runs returns the runs in table order.
+func (r *Results) Runs() []*Record { return r.runs }
+
+// All iterates over the runs in table order:
+//
+//	for run := range results.All() { ... }
+func (r *Results) All() iter.Seq[*Record] {
+	return func(yield func(*Record) bool) {
+		for _, run := range r.runs {
+			if !yield(run) {
+				return
+			}
+		}
+	}
+}
+
+// StoreDir is the store the results were read from.
+func (r *Results) StoreDir() string { return r.dir }
+
+// Filter returns the runs for which keep is true.
+func (r *Results) Filter(keep func(*Record) bool) *Results {
+	out := &Results{dir: r.dir}
+	for _, run := range r.runs {
+		if keep(run) {
+			out.runs = append(out.runs, run)
+		}
+	}
+	return out
+}
+
+// WithStatus returns the runs that have one of the given statuses.
+func (r *Results) WithStatus(statuses ...store.Status) *Results {
+	return r.Filter(func(run *Record) bool {
+		for _, s := range statuses {
+			if run.Status == s {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Completed returns the completed runs.
+func (r *Results) Completed() *Results { return r.WithStatus(store.StatusCompleted) }
+
+// Where returns the runs whose param name equals value (compared after
+// normalisation, so Where("n", 1000) matches an int64 1000).
+func (r *Results) Where(name string, value any) *Results {
+	want, err := params.Canonical(value)
+	if err != nil {
+		return &Results{dir: r.dir}
+	}
+	return r.Filter(func(run *Record) bool {
+		v, ok := run.Params[name]
+		if !ok {
+			return false
+		}
+		got, err := params.Canonical(v)
+		return err == nil && string(got) == string(want)
+	})
+}
+
+// Counts returns the number of runs per status.
+func (r *Results) Counts() map[store.Status]int {
+	c := map[store.Status]int{}
+	for _, run := range r.runs {
+		c[run.Status]++
+	}
+	return c
+}
+
+// Metric returns the values of a metric over the runs that have it, in table
+// order; NaN stands for a null value.
+func (r *Results) Metric(name string) []float64 {
+	var out []float64
+	for _, run := range r.runs {
+		if v, ok := run.Metrics[name]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Mean is the mean of a metric over the runs that have a finite value.
+func (r *Results) Mean(name string) float64 {
+	var sum float64
+	var n int
+	for _, v := range r.Metric(name) {
+		if !math.IsNaN(v) {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+func (r *Results) String() string {
+	c := r.Counts()
+	return fmt.Sprintf("%d runs (%d completed, %d failed, %d cancelled, %d running) in %s",
+		len(r.runs), c[store.StatusCompleted], c[store.StatusFailed], c[store.StatusCancelled], c[store.StatusRunning], r.dir)
+}

@@ -1,0 +1,282 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// Options tune [Run]. The zero value runs into a fresh temporary store with
+// one worker per CPU and a progress display on stderr.
+type Options struct {
+	// Store is the store directory; "" makes a fresh temporary one and
+	// prints its path.
+	Store string
+	// Workers is the number of runs executed at once; 0 means one per CPU.
+	Workers int
+	// Logger receives the sweep's log; nil means a human-readable logger on
+	// stderr.
+	Logger *zerolog.Logger
+	// Progress is where the progress display goes; nil means os.Stderr.
+	Progress io.Writer
+	// ProgressMode is one of "auto" (a bar on a terminal, otherwise a line
+	// every ProgressInterval), "bar", "lines" or "quiet". "" means auto.
+	ProgressMode string
+	// ProgressInterval is the period of progress lines; 0 means 10 s.
+	ProgressInterval time.Duration
+	// Writer names the store segment this sweep writes (SLURM workers name
+	// it after the job); the zero value picks a unique local name.
+	Writer store.WriterOptions
+	// Select, if set, restricts the sweep to the plan indexes it returns
+	// (a SLURM shard); nil means the whole plan.
+	Select func(p *Plan) ([]int, error)
+
+	now func() time.Time // clock hook for tests
+}
+
+// Option changes [Options].
+type Option func(*Options)
+
+// WithStore runs into the store at dir (created if missing). It mirrors
+// Python's run(exp, store=...).
+func WithStore(dir string) Option { return func(o *Options) { o.Store = dir } }
+
+// WithWorkers sets how many runs execute at once.
+func WithWorkers(n int) Option { return func(o *Options) { o.Workers = n } }
+
+// WithLogger sets the sweep's logger.
+func WithLogger(l zerolog.Logger) Option { return func(o *Options) { o.Logger = &l } }
+
+// WithProgress sets the progress mode ("auto", "bar", "lines", "quiet") and
+// where it is written (nil: stderr).
+func WithProgress(mode string, w io.Writer) Option {
+	return func(o *Options) { o.ProgressMode, o.Progress = mode, w }
+}
+
+// WithOptions replaces all options at once.
+func WithOptions(opts Options) Option { return func(o *Options) { *o = opts } }
+
+// Status is a snapshot of a sweep's progress. Total is the plan's size;
+// Skipped runs were already completed in the store and do not run again.
+type Status struct {
+	Total     int `json:"total"`
+	Skipped   int `json:"skipped"`
+	Pending   int `json:"pending"`
+	Running   int `json:"running"`
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"`
+}
+
+// Done is the number of runs this sweep finished, whatever their status.
+func (s Status) Done() int { return s.Completed + s.Failed + s.Cancelled }
+
+func (s Status) String() string {
+	return fmt.Sprintf("%d runs: %d completed, %d failed, %d cancelled, %d running, %d pending, %d skipped (already completed)",
+		s.Total, s.Completed, s.Failed, s.Cancelled, s.Running, s.Pending, s.Skipped)
+}
+
+// Handle follows a sweep started by [Run]. It mirrors Python's RunHandle.
+type Handle struct {
+	total, skipped int
+	queued         int
+	running        atomic.Int64
+	completed      atomic.Int64
+	failed         atomic.Int64
+	cancelled      atomic.Int64
+
+	storeDir string
+	cancel   context.CancelFunc
+	done     chan struct{}
+	res      *Results
+	err      error
+}
+
+// Status returns the sweep's progress without blocking.
+func (h *Handle) Status() Status {
+	s := Status{
+		Total:     h.total,
+		Skipped:   h.skipped,
+		Running:   int(h.running.Load()),
+		Completed: int(h.completed.Load()),
+		Failed:    int(h.failed.Load()),
+		Cancelled: int(h.cancelled.Load()),
+	}
+	s.Pending = h.queued - s.Running - s.Done()
+	if s.Pending < 0 {
+		s.Pending = 0
+	}
+	return s
+}
+
+// Result blocks until the sweep ends and returns its results. On
+// cancellation it returns the results so far and an error wrapping
+// context.Canceled.
+func (h *Handle) Result() (*Results, error) {
+	<-h.done
+	return h.res, h.err
+}
+
+// Done is closed when the sweep has ended.
+func (h *Handle) Done() <-chan struct{} { return h.done }
+
+// Cancel stops starting new runs and interrupts running ones; they are
+// recorded as cancelled and run again on resume.
+func (h *Handle) Cancel() { h.cancel() }
+
+// StoreDir is the store the sweep writes to.
+func (h *Handle) StoreDir() string { return h.storeDir }
+
+// Run starts exp and returns at once. It expands the plan, opens the store
+// (refusing one of another experiment), skips runs the store already has as
+// completed, and executes the rest in parallel. Errors in the experiment or
+// the store are returned here; run failures are in the results.
+func Run(ctx context.Context, exp Experiment, opts ...Option) (*Handle, error) {
+	var o Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return start(ctx, &exp, o)
+}
+
+func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	log := defaultLogger(o.Logger)
+	plan, err := NewPlan(exp)
+	if err != nil {
+		return nil, err
+	}
+	opctx, err := operationContext(exp.Context)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %q: %w", exp.Name, err)
+	}
+	dir := o.Store
+	if dir == "" {
+		dir, err = os.MkdirTemp("", "metalab-"+safeName(exp.Name)+"-")
+		if err != nil {
+			return nil, err
+		}
+		log.Info().Str(fieldStore, dir).Msg("no store given; results go to a new temporary directory")
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Handle, error) {
+		st.Close()
+		return nil, err
+	}
+	if err := st.Bind(plan.Manifest()); err != nil {
+		return fail(err)
+	}
+	if _, err := st.Collect(ctx); err != nil {
+		return fail(err)
+	}
+	statuses, err := st.Statuses()
+	if err != nil {
+		return fail(err)
+	}
+	var candidates []int
+	if o.Select != nil {
+		if candidates, err = o.Select(plan); err != nil {
+			return fail(err)
+		}
+	}
+	todo, total, skipped, dups := pendingRuns(plan, candidates, statuses)
+	if dups > 0 {
+		log.Warn().Int("duplicates", dups).Msg("the param source produced identical points; each runs once")
+	}
+	w, err := st.NewWriter(o.Writer)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	h := &Handle{
+		total:    total,
+		skipped:  skipped,
+		queued:   len(todo),
+		storeDir: st.Dir(),
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	x := &executor{
+		exp: exp, plan: plan, st: st, w: w, workers: o.Workers,
+		log: log, now: o.now, opctx: opctx, h: h, env: readSlurmEnv(),
+	}
+	prog := newProgress(o, h)
+	go func() {
+		defer close(h.done)
+		defer cancel()
+		log.Info().Int("runs", total).Int("skipped", skipped).Int("to_run", len(todo)).
+			Int("workers", o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
+		prog.start()
+		runErr := x.run(ctx, todo)
+		prog.stop()
+		if err := w.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+		res, err := loadResults(context.WithoutCancel(ctx), st)
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+		if cerr := st.Close(); cerr != nil && runErr == nil {
+			runErr = cerr
+		}
+		if runErr == nil && ctx.Err() != nil && h.Status().Done() < len(todo) {
+			runErr = fmt.Errorf("sweep cancelled: %w", context.Cause(ctx))
+		}
+		h.res, h.err = res, runErr
+		s := h.Status()
+		log.Info().Int("completed", s.Completed).Int("failed", s.Failed).Int("cancelled", s.Cancelled).
+			Int("skipped", s.Skipped).Msg("sweep ended")
+	}()
+	return h, nil
+}
+
+// pendingRuns lists the plan indexes to execute: those of candidates (all of
+// the plan when nil) that are not completed in the store, each run ID once.
+func pendingRuns(plan *Plan, candidates []int, statuses map[string]store.Status) (todo []int, total, skipped, dups int) {
+	n := plan.Len()
+	if candidates != nil {
+		n = len(candidates)
+	}
+	seen := make(map[string]struct{}, n)
+	for k := 0; k < n; k++ {
+		i := k
+		if candidates != nil {
+			i = candidates[k]
+		}
+		id := plan.At(i).ID
+		if _, dup := seen[id]; dup {
+			dups++
+			continue
+		}
+		seen[id] = struct{}{}
+		total++
+		if statuses[id] == store.StatusCompleted {
+			skipped++
+			continue
+		}
+		todo = append(todo, i)
+	}
+	return todo, total, skipped, dups
+}
+
+// ErrRunsFailed is returned by [Handle.Result] callers' helpers such as
+// [Main] when a sweep ended with failed runs.
+var ErrRunsFailed = errors.New("some runs failed")
+

@@ -1,0 +1,63 @@
+package launcher
+
+import (
+	"os"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/seeds"
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// Runtime is everything one run can use besides its params, seeds and
+// capture: its ID, a logger, a scratch directory, and the experiment context.
+// An operation asks for it by taking a *launcher.Runtime argument.
+type Runtime struct {
+	RunID   string
+	Params  params.Point
+	Seeds   seeds.Bundle
+	Capture capture.Capture
+	Context Context
+	// Logger writes to the sweep's log with the run ID attached.
+	Logger zerolog.Logger
+	// Slot is the index of the worker slot (0..workers-1) running this run.
+	Slot int
+
+	rec      *capture.Recorder
+	storeDir string
+	once     sync.Once
+	scratch  string
+	scrErr   error
+	annotate []func(*store.Record)
+}
+
+// ScratchDir returns a private directory for this run, created on first
+// call and removed with its contents when the run ends. It lies under
+// $TMPDIR, which on a cluster is usually node-local.
+func (rt *Runtime) ScratchDir() (string, error) {
+	rt.once.Do(func() {
+		rt.scratch, rt.scrErr = os.MkdirTemp("", "metalab-"+rt.RunID+"-")
+	})
+	return rt.scratch, rt.scrErr
+}
+
+// StoreDir is the store directory the run's results go to.
+func (rt *Runtime) StoreDir() string { return rt.storeDir }
+
+// Recorder is the run's capture recorder, for operations that feed it by
+// other paths than the [capture.Capture] methods (the command protocol).
+func (rt *Runtime) Recorder() *capture.Recorder { return rt.rec }
+
+// Annotate registers a change to the run's end record, such as the exit
+// code or peak memory of a command. It is applied after the operation
+// returns.
+func (rt *Runtime) Annotate(fn func(*store.Record)) { rt.annotate = append(rt.annotate, fn) }
+
+func (rt *Runtime) cleanup() {
+	if rt.scratch != "" {
+		os.RemoveAll(rt.scratch)
+	}
+}
