@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# hack/test.sh — run every metalab test on a fresh Debian 12 machine, as root:
+# installs what the tests need (Debian packages, Go modules), brings up the
+# local SLURM cluster of hack/slurm-docker/ (2 nodes), runs `go test -race
+# ./...`, and stops the cluster again.
+#
+#   bash hack/test.sh              # everything
+#   bash hack/test.sh ./store/...  # some packages only (go test patterns)
+#
+# Settings: METALAB_TEST_NO_SLURM=1 skips the cluster (its tests then skip and
+# say so); METALAB_TEST_KEEP_SLURM=1 leaves the cluster running afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+
+[ "$(id -u)" = 0 ] || { echo "hack/test.sh: run as root (it installs packages and starts SLURM)" >&2; exit 2; }
+command -v go >/dev/null || { echo "hack/test.sh: Go is not installed (want /usr/local/go/bin/go)" >&2; exit 2; }
+
+echo "== installing test dependencies"
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(python3 python3-pandas shellcheck gcc libc6-dev sqlite3)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+go mod download
+
+if [ "${METALAB_TEST_NO_SLURM:-0}" != 1 ]; then
+  echo "== starting the local SLURM cluster (hack/slurm-docker/up.sh)"
+  SLURM_LOCAL_NODES=${SLURM_LOCAL_NODES:-2} SLURM_LOCAL_CPUS=${SLURM_LOCAL_CPUS:-8} \
+    bash hack/slurm-docker/up.sh
+  if [ "${METALAB_TEST_KEEP_SLURM:-0}" != 1 ]; then
+    trap 'bash hack/slurm-docker/down.sh || true' EXIT
+  fi
+  export METALAB_TEST_SLURM=1
+fi
+
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+if [ "$#" -eq 0 ]; then set -- ./...; fi
+go test -race -timeout 60m "$@"
