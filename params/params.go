@@ -2,13 +2,44 @@
 // normalised value model of a param point, and the canonical encoding that
 // run IDs and manifests hash.
 //
-// CONTRACT STUB: the signatures below are fixed; the bodies are being written.
+// # Values
+//
+// A param value is normalised by [Normalize] before anything else sees it:
+// every integer becomes int64, every float float64, lists []any and maps
+// map[string]any. Int 1 and float 1.0 stay different values, because an
+// operation may well treat them differently and because they hash
+// differently: a sweep over [1, 2] is not the sweep over [1.0, 2.0].
+//
+// # Canonical encoding
+//
+// [Canonical] is the JSON that run IDs and experiment identities are hashed
+// from. It is fixed forever: changing a single byte of it would orphan every
+// stored result. Golden tests pin it.
+//
+// # Sources
+//
+// A [Source] is a finite, random-access sequence of points: [Grid], [Random]
+// or [Cases]. Random access lets a worker on a compute node compute point i of
+// a million-point sweep without enumerating the others, and get exactly the
+// point the submitting process saw.
 package params
 
-import "math/rand/v2"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
 
 // Point is one parameter combination. Values are normalised (see [Normalize]):
 // int64, float64, string, bool, nil, []any or map[string]any of those.
+//
+// The typed getters panic rather than return errors: operations read params
+// at the top of their body, and the runner turns the panic into a failed run
+// whose message names the param.
 type Point map[string]any
 
 // Source is a finite, deterministic, random-access sequence of points.
@@ -19,53 +50,177 @@ type Source interface {
 	Validate() error
 }
 
-// Grid is the Cartesian product of its axes. Order: axis names sorted
-// bytewise; the last name varies fastest.
-type Grid map[string][]any
+var (
+	_ Source = Grid(nil)
+	_ Source = Random{}
+	_ Source = Cases(nil)
+)
 
-// Random draws Trials points from Space.
-type Random struct {
-	Trials int
-	Seed   int64
-	Space  map[string]Dist
+// Keys returns the param names sorted bytewise, the order of the canonical
+// encoding.
+func (p Point) Keys() []string {
+	return sortedKeys(p)
 }
 
-// Cases is a manual list of points.
-type Cases []map[string]any
-
-// Dist is a distribution for Random.
-type Dist interface {
-	Sample(r *rand.Rand) any
-	Spec() map[string]any
-	Validate() error
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
-func Uniform(lo, hi float64) Dist                       { panic("stub") }
-func LogUniform(lo, hi float64) Dist                    { panic("stub") }
-func LogUniformInt(lo, hi int64) Dist                   { panic("stub") }
-func RandInt(lo, hi int64) Dist                         { panic("stub") }
-func Choice(values ...any) Dist                         { panic("stub") }
-func Normalize(v any) (any, error)                      { panic("stub") }
-func Canonical(v any) ([]byte, error)                   { panic("stub") }
-func AppendCanonical(dst []byte, v any) ([]byte, error) { panic("stub") }
+// Int returns the integer param name. It panics if the param is missing or
+// is not an integer; a float is not silently truncated, because 3.0 and 3 are
+// different params.
+func (p Point) Int(name string) int64 {
+	v := p.get(name)
+	if n, ok := v.(int64); ok {
+		return n
+	}
+	if n, ok := normalizedOrNil(v).(int64); ok {
+		return n
+	}
+	panic(p.typeMismatch(name, v, "an int"))
+}
 
-func (g Grid) Len() int               { panic("stub") }
-func (g Grid) At(i int) Point         { panic("stub") }
-func (g Grid) Spec() map[string]any   { panic("stub") }
-func (g Grid) Validate() error        { panic("stub") }
-func (r Random) Len() int             { panic("stub") }
-func (r Random) At(i int) Point       { panic("stub") }
-func (r Random) Spec() map[string]any { panic("stub") }
-func (r Random) Validate() error      { panic("stub") }
-func (c Cases) Len() int              { panic("stub") }
-func (c Cases) At(i int) Point        { panic("stub") }
-func (c Cases) Spec() map[string]any  { panic("stub") }
-func (c Cases) Validate() error       { panic("stub") }
+// Float returns the float param name. An int param converts, so that an
+// operation reading a learning rate accepts 1 as well as 1.0. It panics if
+// the param is missing or is not a number.
+func (p Point) Float(name string) float64 {
+	v := p.get(name)
+	switch x := normalizedOrNil(v).(type) {
+	case float64:
+		return x
+	case int64:
+		return float64(x)
+	}
+	panic(p.typeMismatch(name, v, "a float"))
+}
 
-func (p Point) Keys() []string                { panic("stub") }
-func (p Point) Int(name string) int64         { panic("stub") }
-func (p Point) Float(name string) float64     { panic("stub") }
-func (p Point) String(name string) string     { panic("stub") }
-func (p Point) Bool(name string) bool         { panic("stub") }
-func (p Point) MarshalJSON() ([]byte, error)  { panic("stub") }
-func (p *Point) UnmarshalJSON(b []byte) error { panic("stub") }
+// String returns the string param name. It panics if the param is missing or
+// is not a string.
+func (p Point) String(name string) string {
+	v := p.get(name)
+	if s, ok := normalizedOrNil(v).(string); ok {
+		return s
+	}
+	panic(p.typeMismatch(name, v, "a string"))
+}
+
+// Bool returns the bool param name. It panics if the param is missing or is
+// not a bool.
+func (p Point) Bool(name string) bool {
+	v := p.get(name)
+	if b, ok := normalizedOrNil(v).(bool); ok {
+		return b
+	}
+	panic(p.typeMismatch(name, v, "a bool"))
+}
+
+func (p Point) get(name string) any {
+	v, ok := p[name]
+	if !ok {
+		have := "none"
+		if len(p) > 0 {
+			have = strings.Join(p.Keys(), ", ")
+		}
+		panic(fmt.Sprintf("params: no param %q (have: %s)", name, have))
+	}
+	return v
+}
+
+// normalizedOrNil lets the getters accept a hand-built Point{"n": 3}, whose
+// values were never normalised.
+func normalizedOrNil(v any) any {
+	n, err := Normalize(v)
+	if err != nil {
+		return nil
+	}
+	return n
+}
+
+func (p Point) typeMismatch(name string, v any, want string) string {
+	n, err := Normalize(v)
+	if err != nil {
+		return fmt.Sprintf("params: %q is a %T (%s), not %s", name, v, detail(err), want)
+	}
+	kind := kindName(n)
+	if n == nil {
+		return fmt.Sprintf("params: %q is %s, not %s", name, kind, want)
+	}
+	return fmt.Sprintf("params: %q is %s (%s), not %s", name, kind, shortCanonical(n), want)
+}
+
+// kindName names a normalised value's kind the way a Python or TOML user
+// would.
+func kindName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case int64:
+		return "an int"
+	case float64:
+		return "a float"
+	case string:
+		return "a string"
+	case bool:
+		return "a bool"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// shortCanonical renders a value for an error message, cut so that a huge
+// list does not swamp the message.
+func shortCanonical(v any) string {
+	const max = 60
+	b, err := Canonical(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	if len(b) > max {
+		return string(b[:max]) + "..."
+	}
+	return string(b)
+}
+
+// MarshalJSON writes the canonical encoding, so a point stored in a record
+// hashes and compares exactly as the run ID saw it. A nil Point encodes as {}.
+func (p Point) MarshalJSON() ([]byte, error) {
+	return Canonical(p)
+}
+
+// UnmarshalJSON replaces *p with the decoded object. Numbers are decoded
+// through [json.Number] and normalised, so an integer stays int64 (not
+// float64, as plain encoding/json would make it) and a float with an integral
+// value, written 1.0, stays float64: a normalised point survives the round
+// trip exactly. JSON null sets *p to nil.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("params: decode point: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("params: decode point: data after the JSON object")
+	}
+	n, err := Normalize(v)
+	if err != nil {
+		return err
+	}
+	switch m := n.(type) {
+	case nil:
+		*p = nil
+	case map[string]any:
+		*p = Point(m)
+	default:
+		return fmt.Errorf("params: decode point: want a JSON object, got %s", kindName(n))
+	}
+	return nil
+}
