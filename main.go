@@ -3,17 +3,23 @@
 //	metalab run examples/pi/pi.toml --store runs/pi
 //	metalab results --store runs/pi --format csv
 //
-// See README.md and `metalab --help`.
+// See README.md, docs/experiment-file.md and `metalab --help`.
 package main
 
 import (
 	"context"
 	"os"
 
+	"github.com/metalab-hpc/metalab/expfile"
 	"github.com/metalab-hpc/metalab/launcher"
 )
 
 func main() {
-	app := &launcher.App{Name: "metalab"}
-	os.Exit(app.Run(context.Background(), os.Args))
+	os.Exit(run())
+}
+
+// run is the whole command; the CLI tests run it as the metalab binary.
+func run() int {
+	app := &launcher.App{Name: "metalab", LoadFile: expfile.Load}
+	return app.Run(context.Background(), os.Args)
 }

@@ -29,7 +29,7 @@ go mod download
 
 if [ "${METALAB_TEST_NO_SLURM:-0}" != 1 ]; then
   echo "== starting the local SLURM cluster (hack/slurm-docker/up.sh)"
-  SLURM_LOCAL_NODES=${SLURM_LOCAL_NODES:-2} SLURM_LOCAL_CPUS=${SLURM_LOCAL_CPUS:-8} \
+  SLURM_LOCAL_NODES=${SLURM_LOCAL_NODES:-2} SLURM_LOCAL_CPUS=${SLURM_LOCAL_CPUS:-4} \
     bash hack/slurm-docker/up.sh
   if [ "${METALAB_TEST_KEEP_SLURM:-0}" != 1 ]; then
     trap 'bash hack/slurm-docker/down.sh || true' EXIT

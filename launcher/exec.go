@@ -67,10 +67,17 @@ func shortHostname() string {
 	return h
 }
 
-// run executes todo until done, cancelled, or a store error.
-func (x *executor) run(ctx context.Context, todo []int) error {
+// run executes todo until done, cancelled, or a store error. From stopAt on
+// (if set) it starts no new run.
+func (x *executor) run(ctx context.Context, todo []int, stopAt time.Time) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	dispatchCtx := ctx
+	if !stopAt.IsZero() {
+		var cancel context.CancelFunc
+		dispatchCtx, cancel = context.WithDeadline(ctx, stopAt)
+		defer cancel()
+	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for slot := 0; slot < x.workers; slot++ {
@@ -88,7 +95,10 @@ func (x *executor) run(ctx context.Context, todo []int) error {
 dispatch:
 	for _, i := range todo {
 		select {
-		case <-ctx.Done():
+		case <-dispatchCtx.Done():
+			if ctx.Err() == nil {
+				x.log.Warn().Time("stop_at", stopAt).Msg("near the time limit: starting no more runs")
+			}
 			break dispatch
 		case jobs <- i:
 		}
@@ -140,6 +150,7 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 		Context:  x.opctx,
 		Logger:   x.log.With().Str(fieldRunID, spec.ID).Logger(),
 		Slot:     slot,
+		Writer:   x.w.Name(),
 		rec:      recorder,
 		storeDir: x.st.Dir(),
 	}

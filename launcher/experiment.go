@@ -18,6 +18,7 @@ import (
 	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
+	"github.com/metalab-hpc/metalab/slurm"
 )
 
 // Experiment bundles what a sweep runs: the operation, the param source and
@@ -44,6 +45,10 @@ type Experiment struct {
 	Timeout time.Duration
 	// Retries is how many more times a failed run is tried at once.
 	Retries int
+
+	// Slurm is how a SLURM submission runs the sweep: resources, modules,
+	// setup lines. Local runs ignore it.
+	Slurm slurm.Settings
 }
 
 // File marks a context value as a file whose content (not path, mtime or

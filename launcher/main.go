@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/metalab-hpc/metalab/slurm"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -43,6 +44,9 @@ type App struct {
 	LoadFile func(path string) (*Experiment, error)
 	// Stdout and Stderr default to the process's.
 	Stdout, Stderr io.Writer
+	// Slurm talks to the scheduler; nil means the tools in PATH (or the
+	// paths in METALAB_SBATCH, METALAB_SQUEUE, ...).
+	Slurm *slurm.Client
 }
 
 // Main runs the metalab command line over the given Go experiments and exits
@@ -77,14 +81,15 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if a.Name == "" {
 		a.Name = "metalab"
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
 	defer stop()
 	go func() {
 		<-ctx.Done()
 		// A second signal gets the default behaviour: exit at once.
 		stop()
 	}()
-	err := a.cliApp().RunContext(ctx, args)
+	app := a.cliApp()
+	err := app.RunContext(ctx, interspersed(app, args))
 	return a.exit(err)
 }
 
@@ -143,6 +148,16 @@ func inputErr(err error, hint string) error {
 	return &exitError{code: ExitUsage, err: err, hint: hint}
 }
 
+// hintOf returns the hint that an error from a loader carries through a
+// Hint() string method, or "".
+func hintOf(err error) string {
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	return ""
+}
+
 func isUsage(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "flag provided but not defined") ||
@@ -170,6 +185,11 @@ func (a *App) cliApp() *cli.App {
 			a.cmdResults(),
 			a.cmdSummary(),
 			a.cmdStatus(),
+			a.cmdLogs(),
+			a.cmdSubmit(),
+			a.cmdWorker(),
+			a.cmdCollect(),
+			a.cmdCancel(),
 		},
 	}
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
@@ -199,7 +219,7 @@ func (a *App) experiment(target string) (*Experiment, error) {
 	if target != "" && a.LoadFile != nil && (strings.HasSuffix(target, ".toml") || fileExists(target)) {
 		exp, err := a.LoadFile(target)
 		if err != nil {
-			return nil, inputErr(err, "")
+			return nil, inputErr(err, hintOf(err))
 		}
 		return exp, nil
 	}

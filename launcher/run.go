@@ -39,6 +39,15 @@ type Options struct {
 	// Select, if set, restricts the sweep to the plan indexes it returns
 	// (a SLURM shard); nil means the whole plan.
 	Select func(p *Plan) ([]int, error)
+	// StopDispatchAt, if set, is when the sweep stops starting runs (a
+	// SLURM task nearing its time limit); running runs go on.
+	StopDispatchAt time.Time
+
+	// worker: a SLURM array task. It neither merges the store's indexes
+	// before (a thousand tasks would each rewrite the store index) nor
+	// loads the results after; it asks the indexes which of its own runs
+	// are completed.
+	worker bool
 
 	now func() time.Time // clock hook for tests
 }
@@ -183,20 +192,17 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	if err := st.Bind(plan.Manifest()); err != nil {
 		return fail(err)
 	}
-	if _, err := st.Collect(ctx); err != nil {
-		return fail(err)
-	}
-	statuses, err := st.Statuses()
-	if err != nil {
-		return fail(err)
-	}
 	var candidates []int
 	if o.Select != nil {
 		if candidates, err = o.Select(plan); err != nil {
 			return fail(err)
 		}
 	}
-	todo, total, skipped, dups := pendingRuns(plan, candidates, statuses)
+	completed, err := completedRuns(ctx, st, plan, candidates, o.worker)
+	if err != nil {
+		return fail(err)
+	}
+	todo, total, skipped, dups := pendingRuns(plan, candidates, completed)
 	if dups > 0 {
 		log.Warn().Int("duplicates", dups).Msg("the param source produced identical points; each runs once")
 	}
@@ -224,14 +230,18 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		log.Info().Int("runs", total).Int("skipped", skipped).Int("to_run", len(todo)).
 			Int("workers", o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
 		prog.start()
-		runErr := x.run(ctx, todo)
+		runErr := x.run(ctx, todo, o.StopDispatchAt)
 		prog.stop()
 		if err := w.Close(); err != nil && runErr == nil {
 			runErr = err
 		}
-		res, err := loadResults(context.WithoutCancel(ctx), st)
-		if err != nil && runErr == nil {
-			runErr = err
+		var res *Results
+		if !o.worker {
+			var err error
+			res, err = loadResults(context.WithoutCancel(ctx), st)
+			if err != nil && runErr == nil {
+				runErr = err
+			}
 		}
 		if cerr := st.Close(); cerr != nil && runErr == nil {
 			runErr = cerr
@@ -247,9 +257,34 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	return h, nil
 }
 
+// completedRuns tells which runs the store has as completed. A local sweep
+// merges the store's indexes first; a SLURM worker asks the indexes about
+// its own runs only.
+func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates []int, worker bool) (func(id string) bool, error) {
+	if !worker {
+		if _, err := st.Collect(ctx); err != nil {
+			return nil, err
+		}
+		statuses, err := st.Statuses()
+		if err != nil {
+			return nil, err
+		}
+		return func(id string) bool { return statuses[id] == store.StatusCompleted }, nil
+	}
+	ids := make([]string, len(candidates))
+	for k, i := range candidates {
+		ids[k] = plan.At(i).ID
+	}
+	done, err := st.CompletedAmong(ids)
+	if err != nil {
+		return nil, err
+	}
+	return func(id string) bool { return done[id] }, nil
+}
+
 // pendingRuns lists the plan indexes to execute: those of candidates (all of
 // the plan when nil) that are not completed in the store, each run ID once.
-func pendingRuns(plan *Plan, candidates []int, statuses map[string]store.Status) (todo []int, total, skipped, dups int) {
+func pendingRuns(plan *Plan, candidates []int, completed func(id string) bool) (todo []int, total, skipped, dups int) {
 	n := plan.Len()
 	if candidates != nil {
 		n = len(candidates)
@@ -267,7 +302,7 @@ func pendingRuns(plan *Plan, candidates []int, statuses map[string]store.Status)
 		}
 		seen[id] = struct{}{}
 		total++
-		if statuses[id] == store.StatusCompleted {
+		if completed(id) {
 			skipped++
 			continue
 		}
@@ -279,4 +314,3 @@ func pendingRuns(plan *Plan, candidates []int, statuses map[string]store.Status)
 // ErrRunsFailed is returned by [Handle.Result] callers' helpers such as
 // [Main] when a sweep ended with failed runs.
 var ErrRunsFailed = errors.New("some runs failed")
-

@@ -222,7 +222,7 @@ func TestRetriesAndTimeout(t *testing.T) {
 	var calls atomic.Int64
 	exp := Experiment{
 		Name: "flaky", Version: "1", Seeds: seeds.New(1, 1), Retries: 2,
-		Params: params.Grid{"mode": {"flaky", "hang"}},
+		Params:  params.Grid{"mode": {"flaky", "hang"}},
 		Timeout: 200 * time.Millisecond,
 		Operation: Op(func(ctx context.Context, p params.Point) error {
 			if p.String("mode") == "hang" {

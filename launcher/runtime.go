@@ -25,6 +25,11 @@ type Runtime struct {
 	Logger zerolog.Logger
 	// Slot is the index of the worker slot (0..workers-1) running this run.
 	Slot int
+	// Writer names the store writer (segment) that records this run. A
+	// writer's slot runs one run at a time, so Writer and Slot together name
+	// files that runs may append to without interleaving, such as the
+	// per-slot output logs of command operations.
+	Writer string
 
 	rec      *capture.Recorder
 	storeDir string

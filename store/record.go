@@ -67,11 +67,11 @@ type Record struct {
 
 	capture.Result
 
-	Error      string `json:"error,omitempty"`
-	Stack      string `json:"stack,omitempty"`
-	ExitCode   *int   `json:"exit_code,omitempty"`
-	Signal     string `json:"signal,omitempty"`
-	StderrTail string `json:"stderr_tail,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	Stack      string  `json:"stack,omitempty"`
+	ExitCode   *int    `json:"exit_code,omitempty"`
+	Signal     string  `json:"signal,omitempty"`
+	StderrTail string  `json:"stderr_tail,omitempty"`
 	Stdout     *LogRef `json:"stdout,omitempty"`
 	Stderr     *LogRef `json:"stderr,omitempty"`
 

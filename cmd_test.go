@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/metalab-hpc/metalab/expfile"
+	"github.com/metalab-hpc/metalab/launcher"
+)
+
+// TestMain lets the test binary act as the metalab binary, so the scripts
+// in testdata/script drive the real command line end to end.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"metalab": func() { os.Exit(run()) },
+	})
+}
+
+// TestScripts runs the CLI contracts in testdata/script. Each script gets a
+// copy of examples/ in its work directory. Besides the standard commands
+// they use:
+//
+//	exits CODE PROG ARGS...    run PROG (like exec) and check its exit code
+//	lines FILE N [REGEXP]      FILE (or stdout, stderr) has N lines matching
+//	runids STORE               set $RUN0, $RUN1, ... to the store's run IDs
+//	                           in results order
+func TestScripts(t *testing.T) {
+	examples, err := filepath.Abs("examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+			if home := os.Getenv("HOME"); home != "" {
+				env.Setenv("HOME", home) // pyenv's python3 shim finds its Python there
+			}
+			return copyDir(examples, filepath.Join(env.WorkDir, "examples"))
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":  cmdExits,
+			"lines":  cmdLines,
+			"runids": cmdRunIDs,
+		},
+	})
+}
+
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: lines FILE N [REGEXP]")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	re := regexp.MustCompile(".")
+	if len(args) == 3 {
+		re, err = regexp.Compile(args[2])
+		ts.Check(err)
+	}
+	got := 0
+	for _, l := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		if re.MatchString(l) {
+			got++
+		}
+	}
+	if (got == want) == neg {
+		ts.Fatalf("%s has %d lines matching %q, want %s%d", args[0], got, re, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+func cmdRunIDs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: runids STORE")
+	}
+	ts.Check(ts.Exec("metalab", "results", "--store", args[0], "--format", "jsonl"))
+	dec := json.NewDecoder(strings.NewReader(ts.ReadFile("stdout")))
+	for i := 0; dec.More(); i++ {
+		var rec struct {
+			RunID string `json:"run_id"`
+		}
+		ts.Check(dec.Decode(&rec))
+		ts.Setenv("RUN"+strconv.Itoa(i), rec.RunID)
+	}
+}
+
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			if d.Name() == "__pycache__" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+}
+
+// TestPandasSnippet runs the issue's pandas snippet on the CSV export of the
+// pi example. It needs python3 with pandas (Debian: python3-pandas).
+func TestPandasSnippet(t *testing.T) {
+	python := pythonWithPandas()
+	if python == "" {
+		t.Skip("skipped: no python3 with pandas (apt-get install python3-pandas)")
+	}
+	work := t.TempDir()
+	if err := copyDir("examples", filepath.Join(work, "examples")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+	storeDir := filepath.Join(work, "pi")
+	csv := filepath.Join(work, "results.csv")
+	app := func(args ...string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		a := &launcher.App{Name: "metalab", LoadFile: expfile.Load, Stdout: &out, Stderr: &errOut}
+		if code := a.Run(context.Background(), append([]string{"metalab"}, args...)); code != 0 {
+			t.Fatalf("metalab %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		}
+	}
+	app("run", filepath.Join(work, "examples", "pi", "pi.toml"), "--store", storeDir, "--progress", "quiet")
+	app("results", "--store", storeDir, "--format", "csv", "--output", csv)
+
+	snippet := `import pandas
+df = pandas.read_csv("results.csv")
+successful = df[df["status"] == "completed"]
+print(successful.groupby("n_samples")["pi_estimate"].mean())
+`
+	cmd := exec.Command(python, "-c", snippet)
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pandas snippet: %v\n%s", err, out)
+	}
+	// n_samples, then one line per point: "1000    3.14..."
+	var means []float64
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && (f[0] == "1000" || f[0] == "10000" || f[0] == "100000") {
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				t.Fatalf("pandas printed %q", line)
+			}
+			means = append(means, v)
+		}
+	}
+	if len(means) != 3 {
+		t.Fatalf("pandas printed %d group means, want 3:\n%s", len(means), out)
+	}
+	for _, m := range means {
+		if m < 2.9 || m > 3.4 {
+			t.Errorf("mean pi estimate %v, want about 3.14:\n%s", m, out)
+		}
+	}
+}
+
+// pythonWithPandas finds a Python that imports pandas: python3 from $PATH,
+// or Debian's, which a pyenv or virtualenv python3 may shadow.
+func pythonWithPandas() string {
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(p, "-c", "import pandas").Run() == nil {
+			return p
+		}
+	}
+	return ""
+}

@@ -1,0 +1,102 @@
+package expfile
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Error is a problem with an experiment file, located as precisely as the
+// loader can: FILE:LINE: message. Hint, when not empty, says what to do.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Col  int // 0 when unknown
+	// Key is the dotted key the problem is about, such as "params.grid.n"
+	// ("" for the file as a whole).
+	Key    string
+	Msg    string
+	Advice string
+	Err    error // the underlying error, if any
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+		if e.Col > 0 {
+			loc += ":" + strconv.Itoa(e.Col)
+		}
+	}
+	return loc + ": " + e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Hint is what the user can do about the error ("" if nothing useful).
+func (e *Error) Hint() string { return e.Advice }
+
+// didYouMean suggests the valid key closest to got, or lists the valid keys
+// when none is close.
+func didYouMean(got string, valid []string) string {
+	best, bestD := "", 1<<30
+	for _, v := range valid {
+		d := editDistance(strings.ToLower(got), strings.ToLower(v))
+		if d < bestD || (d == bestD && v < best) {
+			best, bestD = v, d
+		}
+	}
+	limit := max(2, len(got)/3)
+	if best != "" && bestD <= limit {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	// A word cut short or inflected: "retry" for "retries".
+	best, bestP := "", 0
+	for _, v := range valid {
+		if p := commonPrefix(strings.ToLower(got), strings.ToLower(v)); p > bestP {
+			best, bestP = v, p
+		}
+	}
+	if bestP >= 4 && 2*bestP >= len(got) {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	sorted := append([]string(nil), valid...)
+	sort.Strings(sorted)
+	return "valid keys here: " + strings.Join(sorted, ", ")
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// editDistance is the optimal string alignment distance between a and b,
+// by bytes: Levenshtein's insertions, deletions and substitutions, plus
+// swaps of two neighbours ("gird" is one edit from "grid").
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}

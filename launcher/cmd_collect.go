@@ -1,0 +1,181 @@
+package launcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/store"
+)
+
+type collectOptions struct {
+	Store    string
+	Resubmit bool
+	JSON     bool
+	Target   string
+}
+
+// collectResult is what collect reports.
+type collectResult struct {
+	store.CollectReport
+	Planned      int      `json:"planned"`
+	MissingIDs   []string `json:"missing_ids,omitempty"` // not completed nor failed: never run, cancelled, or cut off
+	FailedIDs    []string `json:"failed_ids,omitempty"`
+	ExhaustedIDs []string `json:"exhausted_ids,omitempty"` // failed more often than retries allow
+}
+
+func (a *App) cmdCollect() *cli.Command {
+	return &cli.Command{
+		Name:      "collect",
+		Usage:     "merge the node indexes of a store; list and resubmit missing or failed runs",
+		ArgsUsage: "[EXPERIMENT]",
+		Description: "Merges every node's index (index/nodes/*.sqlite) into the store index, idempotently,\n" +
+			"keeping one result per run ID (completed beats failed; the later attempt wins among\n" +
+			"equals) and counting duplicates. An index that is missing or corrupt is rebuilt from\n" +
+			"the segments. With the experiment (by default the one of the latest submission) it\n" +
+			"lists the runs that are missing or failed; --resubmit submits exactly those, leaving\n" +
+			"out runs that failed more than 1 + retries times.\n\n" +
+			"EXAMPLES:\n" +
+			"   metalab collect --store /scratch/$USER/sweep\n" +
+			"   metalab collect --store /scratch/$USER/sweep --resubmit",
+		Flags: []cli.Flag{
+			storeFlag(),
+			&cli.BoolFlag{Name: "resubmit", Usage: "submit the missing and failed runs again"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			return a.runCollect(c.Context, a.logger(c), collectOptions{
+				Store: c.String("store"), Resubmit: c.Bool("resubmit"), JSON: c.Bool("json"), Target: c.Args().First(),
+			}, a.Stdout)
+		},
+	}
+}
+
+func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOptions, out io.Writer) error {
+	st, err := store.OpenExisting(opts.Store)
+	if err != nil {
+		return err
+	}
+	rep, err := st.Collect(ctx)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	res := collectResult{CollectReport: rep}
+	target := opts.Target
+	if target == "" {
+		subs, err := listSubmissions(st.Dir())
+		if err != nil {
+			st.Close()
+			return err
+		}
+		if len(subs) > 0 {
+			target = subs[len(subs)-1].Target
+		}
+	}
+	var exp *Experiment
+	var resubmit []int
+	if target != "" {
+		if exp, err = a.experiment(target); err != nil {
+			st.Close()
+			return err
+		}
+		plan, err := NewPlan(exp)
+		if err != nil {
+			st.Close()
+			return err
+		}
+		statuses, err := st.Statuses()
+		if err != nil {
+			st.Close()
+			return err
+		}
+		failures, err := st.FailedAttempts()
+		if err != nil {
+			st.Close()
+			return err
+		}
+		res.Planned = plan.Len()
+		seen := make(map[string]bool, plan.Len())
+		for i := 0; i < plan.Len(); i++ {
+			id := plan.At(i).ID
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			switch statuses[id] {
+			case store.StatusCompleted:
+				continue
+			case store.StatusFailed:
+				res.FailedIDs = append(res.FailedIDs, id)
+				if failures[id] > exp.Retries {
+					res.ExhaustedIDs = append(res.ExhaustedIDs, id)
+					continue
+				}
+			default:
+				res.MissingIDs = append(res.MissingIDs, id)
+			}
+			resubmit = append(resubmit, i)
+		}
+	}
+	st.Close()
+
+	if opts.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printCollect(out, res, target != "")
+	}
+	if opts.Resubmit {
+		if exp == nil {
+			return usageErr(fmt.Sprintf("usage: %s collect --store DIR --resubmit EXPERIMENT", a.Name),
+				"no submission in %s says which experiment to resubmit", opts.Store)
+		}
+		if len(resubmit) == 0 {
+			fmt.Fprintln(out, "nothing to resubmit")
+			return nil
+		}
+		fmt.Fprintf(out, "resubmitting %d runs\n", len(resubmit))
+		return a.runSubmit(ctx, log, submitOptions{Target: target, Store: opts.Store, only: resubmit}, out)
+	}
+	return nil
+}
+
+func printCollect(out io.Writer, r collectResult, withPlan bool) {
+	fmt.Fprintf(out, "collected %d segments, %d new records: %d runs (%d completed, %d failed, %d cancelled, %d running)\n",
+		r.Segments, r.Records, r.Runs, r.Completed, r.Failed, r.Cancelled, r.Running)
+	if r.Duplicates > 0 {
+		fmt.Fprintf(out, "%d duplicate completed records (a run executed twice); one result kept per run ID\n", r.Duplicates)
+	}
+	for _, t := range r.Torn {
+		fmt.Fprintf(out, "ignored a torn or invalid record in %s at byte %d (%d bytes): %s\n",
+			filepath.Base(t.Segment), t.Offset, t.Length, t.Reason)
+	}
+	for _, name := range r.Rebuilt {
+		fmt.Fprintf(out, "rebuilt index %s from the segments\n", name)
+	}
+	if !withPlan {
+		return
+	}
+	fmt.Fprintf(out, "plan: %d runs; %d missing, %d failed (%d of them out of retries)\n",
+		r.Planned, len(r.MissingIDs), len(r.FailedIDs), len(r.ExhaustedIDs))
+	show := func(label string, ids []string) {
+		for i, id := range ids {
+			if i == 10 {
+				fmt.Fprintf(out, "  ... and %d more (--json lists all)\n", len(ids)-10)
+				break
+			}
+			fmt.Fprintf(out, "  %s %s\n", label, id)
+		}
+	}
+	show("missing", r.MissingIDs)
+	show("failed ", r.FailedIDs)
+}

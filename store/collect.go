@@ -1,0 +1,574 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// CollectReport summarises the store after a [Store.Collect].
+type CollectReport struct {
+	Segments int // segment files
+	Records  int // records read from segments by this Collect (beyond what indexes covered)
+	Runs     int // run IDs in the store
+
+	// Run IDs by the status of their winning record.
+	Completed, Failed, Cancelled, Running int
+
+	// Duplicates counts completed records beyond the first of each run ID
+	// (runs done twice, say after a requeue), in the whole store.
+	Duplicates int
+
+	// Torn lists the lines of the store's segments that are not records:
+	// those found by any Collect so far, and segments' incomplete last lines.
+	Torn []Torn
+
+	// Rebuilt names the indexes that could not be used and whose records were
+	// read from the segments instead: node names, and "store" when the store
+	// index itself was rebuilt.
+	Rebuilt []string
+}
+
+// errBadIndex marks an index file that SQLite can open but that is not a
+// usable metalab index.
+var errBadIndex = errors.New("not a usable metalab index")
+
+// scanBatch is how many records Collect upserts per transaction when it
+// reads a segment.
+const scanBatch = 20000
+
+// Collect brings the store index (index/store.sqlite) up to date with all
+// segments, and reports on the store. It
+//
+//  1. merges every node index that passes an integrity check, taking over
+//     how far it covers each segment; a node index that does not (truncated,
+//     garbage, of another schema, or covering more of a segment than the
+//     segment has) is skipped and listed in Rebuilt, and a broken one is
+//     moved aside (to <node>.sqlite.corrupt) so that its writers can start a
+//     new one. A node index that an earlier Collect merged and that is gone
+//     now is listed in Rebuilt once. Their segments are read instead (step 2);
+//  2. reads each segment from where the store index covers it to its end,
+//     which picks up what no index has, such as the records of a crash
+//     between a segment's fsync and its index update;
+//  3. rebuilds the store index from scratch when it is corrupt (moving it
+//     aside to store.sqlite.corrupt), of another schema, or stale because a
+//     segment it covers shrank or vanished.
+//
+// Collect is idempotent: running it again changes nothing and reports the
+// same counts (Records aside). One Collect at a time per store is expected;
+// concurrent ones are safe but wait for each other's locks.
+func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
+	var rep CollectReport
+	db, err := s.storeDB(&rep)
+	if err != nil {
+		return rep, err
+	}
+	sizes, err := s.segmentSizes()
+	if err != nil {
+		return rep, err
+	}
+	rep.Segments = len(sizes)
+	known, err := coveredSegments(db, "main")
+	if err != nil {
+		return rep, fmt.Errorf("store: reading index: %w", err)
+	}
+	for name, indexed := range known {
+		if size, ok := sizes[name]; !ok || size < indexed {
+			if err := resetIndex(ctx, db); err != nil {
+				return rep, fmt.Errorf("store: resetting index: %w", err)
+			}
+			rep.Rebuilt = append(rep.Rebuilt, "store")
+			known = map[string]int64{}
+			break
+		}
+	}
+
+	nodes, err := filepath.Glob(filepath.Join(s.path(nodesDir), "*"+indexExt))
+	if err != nil {
+		return rep, fmt.Errorf("store: %w", err)
+	}
+	merged := map[string]bool{}
+	var skipped []string
+	for _, path := range nodes {
+		node := strings.TrimSuffix(filepath.Base(path), indexExt)
+		if err := s.mergeNode(ctx, db, path, sizes, known); err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			skipped = append(skipped, node)
+			continue
+		}
+		merged[node] = true
+	}
+	gone, err := forgetNodes(ctx, db, merged)
+	if err != nil {
+		return rep, fmt.Errorf("store: updating index: %w", err)
+	}
+	for _, node := range gone {
+		if !slices.Contains(skipped, node) {
+			skipped = append(skipped, node)
+		}
+	}
+	slices.Sort(skipped)
+	rep.Rebuilt = append(rep.Rebuilt, skipped...)
+
+	names := make([]string, 0, len(sizes))
+	for name := range sizes {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var tails []Torn
+	for _, name := range names {
+		if sizes[name] <= known[name] {
+			continue
+		}
+		tail, err := s.scanSegment(ctx, db, name, known[name], &rep)
+		if err != nil {
+			return rep, err
+		}
+		if tail != nil {
+			tails = append(tails, *tail)
+		}
+	}
+
+	if err := summarise(db, &rep); err != nil {
+		return rep, fmt.Errorf("store: reading index: %w", err)
+	}
+	rep.Torn = append(rep.Torn, tails...)
+	slices.SortFunc(rep.Torn, func(a, b Torn) int {
+		return cmp.Or(strings.Compare(a.Segment, b.Segment), cmp.Compare(a.Offset, b.Offset))
+	})
+	return rep, nil
+}
+
+// storeDB opens the store index, replacing it by an empty one when it is
+// corrupt or not a metalab index of this schema.
+func (s *Store) storeDB(rep *CollectReport) (*sql.DB, error) {
+	path := s.path(storeIndex)
+	db, err := s.index(path)
+	if err == nil {
+		err = quickCheck(db, "main")
+		if err == nil {
+			return db, nil
+		}
+	}
+	if !isCorrupt(err) && !errors.Is(err, errBadIndex) {
+		return nil, err
+	}
+	s.forget(path)
+	if err := moveAside(path); err != nil {
+		return nil, err
+	}
+	rep.Rebuilt = append(rep.Rebuilt, "store")
+	return s.index(path)
+}
+
+// moveAside renames a broken index, and its journal, which SQLite would
+// otherwise roll back into the new index of the same name.
+func moveAside(path string) error {
+	for _, p := range []string{path, path + "-journal"} {
+		if err := os.Rename(p, p+".corrupt"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: moving broken index aside: %w", err)
+		}
+	}
+	return nil
+}
+
+// quickCheck runs SQLite's quick integrity check on database schema of db's
+// connection.
+func quickCheck(q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, schema string) error {
+	var res string
+	if err := q.QueryRowContext(context.Background(), "PRAGMA "+schema+".quick_check(1)").Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return fmt.Errorf("%w: integrity check: %s", errBadIndex, res)
+	}
+	return nil
+}
+
+// segmentSizes maps the name of each segment file to its size.
+func (s *Store) segmentSizes() (map[string]int64, error) {
+	entries, err := os.ReadDir(s.path(segmentsDir))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	sizes := make(map[string]int64, len(entries))
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), segmentExt)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		sizes[name] = info.Size()
+	}
+	return sizes, nil
+}
+
+// segmentSize is the current size of a segment, or -1 if it does not exist.
+func (s *Store) segmentSize(name string) int64 {
+	info, err := os.Stat(s.segmentPath(name))
+	if err != nil {
+		return -1
+	}
+	return info.Size()
+}
+
+func coveredSegments(q interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, schema string) (map[string]int64, error) {
+	rows, err := q.Query("SELECT name, indexed FROM " + schema + ".segments")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	known := make(map[string]int64)
+	for rows.Next() {
+		var name string
+		var indexed int64
+		if err := rows.Scan(&name, &indexed); err != nil {
+			return nil, err
+		}
+		known[name] = indexed
+	}
+	return known, rows.Err()
+}
+
+func resetIndex(ctx context.Context, db *sql.DB) error {
+	return withRetry(ctx, func() error {
+		return inTx(db, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`DELETE FROM runs; DELETE FROM segments; DELETE FROM attempts; DELETE FROM torn; DELETE FROM merged;`)
+			return err
+		})
+	})
+}
+
+// mergeNodeSQL merges the rows newer than a sequence number of a node index
+// attached as "node" into the store index. (The WHERE also keeps SQLite from
+// parsing ON CONFLICT as a join clause.)
+var mergeNodeSQL = []string{`
+INSERT INTO main.runs (run_id, status, rank, at, segment, "offset", length)
+	SELECT run_id, status, rank, at, segment, "offset", length FROM node.runs WHERE seq > ?
+ON CONFLICT (run_id) DO UPDATE SET
+	status = excluded.status, rank = excluded.rank, at = excluded.at,
+	segment = excluded.segment, "offset" = excluded."offset", length = excluded.length
+WHERE excluded.rank > runs.rank OR (excluded.rank = runs.rank AND excluded.at > runs.at)`, `
+INSERT OR IGNORE INTO main.attempts (segment, "offset", run_id, status)
+	SELECT segment, "offset", run_id, status FROM node.attempts WHERE seq > ?`,
+}
+
+const coverSegmentSQL = `
+INSERT INTO main.segments (name, base, indexed) VALUES (?, 0, ?)
+ON CONFLICT (name) DO UPDATE SET indexed = excluded.indexed WHERE excluded.indexed > segments.indexed`
+
+// mergeNode merges the node index at path into the store index, and
+// advances known (how far the store index covers each segment) by what the
+// node index covers. sizes are the sizes of the segments, as listed before.
+// An error means that the node index was not merged.
+func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, known map[string]int64) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	defer func() {
+		if isCorrupt(err) || errors.Is(err, errBadIndex) {
+			moveAside(path)
+		}
+	}()
+	// An absolute path, which SQLite cannot take for a URI.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS node", abs); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.Background(), "DETACH DATABASE node"); err != nil {
+			// Do not hand a connection with "node" attached back to the pool.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	if err := checkNode(ctx, conn); err != nil {
+		return err
+	}
+	node := strings.TrimSuffix(filepath.Base(path), indexExt)
+	covered := make(map[string]int64)
+	err = withRetry(ctx, func() error {
+		clear(covered)
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		// The node's coverage is read under the transaction's lock, so that
+		// no writer of the node advances it while the runs are merged.
+		rows, err := tx.QueryContext(ctx, "SELECT name, base, indexed FROM node.segments")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var base, indexed int64
+			if err := rows.Scan(&name, &base, &indexed); err != nil {
+				return err
+			}
+			// The segment may have grown since it was listed.
+			if size, ok := sizes[name]; (!ok || size < indexed) && s.segmentSize(name) < indexed {
+				return fmt.Errorf("%w: it covers %d bytes of segment %s, which has fewer", errStaleNode, indexed, name)
+			}
+			if base <= known[name] && indexed > known[name] {
+				covered[name] = indexed
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Merge only what the node index wrote since the last merge, unless
+		// it is not the index merged then.
+		var instance, lastInstance string
+		var seq, lastSeq int64
+		if err := tx.QueryRowContext(ctx, `SELECT
+			(SELECT value FROM node.meta WHERE key = 'instance'),
+			(SELECT value FROM node.meta WHERE key = 'seq')`).Scan(&instance, &seq); err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, "SELECT instance, seq FROM main.merged WHERE node = ?", node).Scan(&lastInstance, &lastSeq)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if lastInstance != instance {
+			lastSeq = -1
+		}
+		for _, q := range mergeNodeSQL {
+			if _, err := tx.ExecContext(ctx, q, lastSeq); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.merged (node, instance, seq) VALUES (?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET instance = excluded.instance, seq = excluded.seq`, node, instance, seq); err != nil {
+			return err
+		}
+		for name, indexed := range covered {
+			if _, err := tx.ExecContext(ctx, coverSegmentSQL, name, indexed); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return err
+	}
+	for name, indexed := range covered {
+		known[name] = indexed
+	}
+	return nil
+}
+
+// forgetNodes drops the node indexes that an earlier Collect merged but
+// this one did not (they are gone, or could not be used) from the store
+// index's list, and returns their names. Should such a node index come back,
+// it is merged in full.
+func forgetNodes(ctx context.Context, db *sql.DB, merged map[string]bool) ([]string, error) {
+	var gone []string
+	err := withRetry(ctx, func() error {
+		gone = gone[:0]
+		return inTx(db, func(tx *sql.Tx) error {
+			rows, err := tx.Query("SELECT node FROM merged ORDER BY node")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var node string
+				if err := rows.Scan(&node); err != nil {
+					return err
+				}
+				if !merged[node] {
+					gone = append(gone, node)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, node := range gone {
+				if _, err := tx.Exec("DELETE FROM merged WHERE node = ?", node); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	return gone, err
+}
+
+// errStaleNode marks a node index that covers more of a segment than the
+// segment has (the segment was replaced, say): its rows cannot be trusted,
+// but the file is sound, so it is not moved aside.
+var errStaleNode = errors.New("stale node index")
+
+// checkNode checks the node index attached as "node": integrity, journal
+// mode and schema.
+func checkNode(ctx context.Context, conn *sql.Conn) error {
+	if err := quickCheck(conn, "node"); err != nil {
+		return err
+	}
+	var mode, version string
+	if err := conn.QueryRowContext(ctx, "PRAGMA node.journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "delete") {
+		return fmt.Errorf("node index journal mode is %q, not \"delete\"", mode)
+	}
+	err := conn.QueryRowContext(ctx, "SELECT value FROM node.meta WHERE key = 'schema'").Scan(&version)
+	if err != nil {
+		// Most likely an empty file, or one whose first writer has not
+		// committed yet: not broken, so not moved aside.
+		return err
+	}
+	if version != indexSchema {
+		return fmt.Errorf("%w: schema version %q, this metalab uses %q", errBadIndex, version, indexSchema)
+	}
+	return nil
+}
+
+// scanSegment reads segment name from offset from to its end into the store
+// index. It returns the segment's incomplete last line, if any.
+func (s *Store) scanSegment(ctx context.Context, db *sql.DB, name string, from int64, rep *CollectReport) (*Torn, error) {
+	f, err := os.Open(s.segmentPath(name))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+
+	var rows []indexRow
+	var torn []Torn
+	end := from // the batch covers the segment up to end
+	commit := func() error {
+		err := withRetry(ctx, func() error {
+			return inTx(db, func(tx *sql.Tx) error {
+				if err := upsertRows(tx, name, rows, 0); err != nil {
+					return err
+				}
+				for _, t := range torn {
+					if _, err := tx.Exec(`INSERT OR IGNORE INTO torn (segment, "offset", length, reason) VALUES (?, ?, ?, ?)`,
+						name, t.Offset, t.Length, t.Reason); err != nil {
+						return err
+					}
+				}
+				_, err := tx.Exec(coverSegmentSQL, name, end)
+				return err
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("store: updating index: %w", err)
+		}
+		rows, torn = rows[:0], torn[:0]
+		return nil
+	}
+	lines := 0
+	next := func(off int64, n int) error {
+		end = off + int64(n)
+		if lines++; lines%scanBatch == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return commit()
+		}
+		return nil
+	}
+	rr, err := readSegment(f, from,
+		func(rec *Record, off int64, n int) error {
+			rows = append(rows, indexRow{runID: rec.RunID, status: rec.Status, at: unixNanos(rec.When()), off: off, n: n})
+			return next(off, n)
+		},
+		func(t Torn) error {
+			t.Segment = name
+			torn = append(torn, t)
+			return next(t.Offset, t.Length)
+		})
+	rep.Records += rr.Records
+	if err != nil {
+		return nil, fmt.Errorf("store: reading segment %s: %w", name, err)
+	}
+	if end > from || len(rows) > 0 {
+		if err := commit(); err != nil {
+			return nil, err
+		}
+	}
+	if k := len(rr.Torn); k > 0 && rr.Torn[k-1].Offset == rr.Bytes {
+		t := rr.Torn[k-1]
+		t.Segment = name
+		return &t, nil
+	}
+	return nil, nil
+}
+
+// summarise fills in the counts of rep, and the torn lines found so far.
+func summarise(db *sql.DB, rep *CollectReport) error {
+	rows, err := db.Query("SELECT status, COUNT(*) FROM runs GROUP BY status")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Status
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return err
+		}
+		rep.Runs += n
+		switch st {
+		case StatusCompleted:
+			rep.Completed = n
+		case StatusFailed:
+			rep.Failed = n
+		case StatusCancelled:
+			rep.Cancelled = n
+		case StatusRunning:
+			rep.Running = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var completed int
+	if err := db.QueryRow("SELECT COUNT(*) FROM attempts WHERE status = 'completed'").Scan(&completed); err != nil {
+		return err
+	}
+	// Every run with a completed record has a completed winner.
+	rep.Duplicates = completed - rep.Completed
+
+	rows, err = db.Query(`SELECT segment, "offset", length, reason FROM torn`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t Torn
+		if err := rows.Scan(&t.Segment, &t.Offset, &t.Length, &t.Reason); err != nil {
+			return err
+		}
+		rep.Torn = append(rep.Torn, t)
+	}
+	return rows.Err()
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// indexSchema is the version of the index tables below. An index of another
+// version is not read; it is rebuilt from the segments.
+const indexSchema = "1"
+
+// schemaSQL creates the tables of both the node indexes and the store index.
+//
+//   - runs: the winning record of each run ID, located by segment (its name
+//     without extension), byte offset and length of its line; at is the
+//     record's When in Unix nanoseconds.
+//   - segments: the index covers bytes [base, indexed) of each segment, and
+//     so holds every record in them. A node index's base is 0 unless an index
+//     update of its writer was lost (then Collect reads the gap from the
+//     segment); the store index always covers a segment from 0.
+//   - attempts: the location and status of every completed or failed record
+//     (an attempt that ended), winner or not, so that duplicates and failed
+//     attempts are counted once however often indexes are merged.
+//   - torn: lines of segments that are not records (store index only); a torn
+//     last line is not kept here, as its writer may still complete it.
+//   - merged: how much of each node index the store index has merged (store
+//     index only). A node index numbers its transactions (meta "seq") and
+//     tags the rows each one writes, so that Collect merges only rows newer
+//     than last time; meta "instance" tells a recreated node index, whose
+//     numbers start again, from the one merged before.
+const schemaSQL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+	run_id   TEXT PRIMARY KEY,
+	status   TEXT NOT NULL,
+	rank     INTEGER NOT NULL,
+	at       INTEGER NOT NULL,
+	segment  TEXT NOT NULL,
+	"offset" INTEGER NOT NULL,
+	length   INTEGER NOT NULL,
+	seq      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS segments (
+	name    TEXT PRIMARY KEY,
+	base    INTEGER NOT NULL DEFAULT 0,
+	indexed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+	segment  TEXT NOT NULL,
+	"offset" INTEGER NOT NULL,
+	run_id   TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	seq      INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (segment, "offset")
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS torn (
+	segment  TEXT NOT NULL,
+	"offset" INTEGER NOT NULL,
+	length   INTEGER NOT NULL,
+	reason   TEXT NOT NULL,
+	PRIMARY KEY (segment, "offset")
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS merged (
+	node     TEXT PRIMARY KEY,
+	instance TEXT NOT NULL,
+	seq      INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES
+	('schema', '` + indexSchema + `'),
+	('instance', lower(hex(randomblob(8)))),
+	('seq', '0');
+`
+
+// upsertRunSQL keeps, per run ID, the row of higher (rank, at): the rule of
+// Record.Beats.
+const upsertRunSQL = `
+INSERT INTO runs (run_id, status, rank, at, segment, "offset", length, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET
+	status = excluded.status, rank = excluded.rank, at = excluded.at,
+	segment = excluded.segment, "offset" = excluded."offset", length = excluded.length, seq = excluded.seq
+WHERE excluded.rank > runs.rank OR (excluded.rank = runs.rank AND excluded.at > runs.at)`
+
+const insertAttemptSQL = `INSERT OR IGNORE INTO attempts (segment, "offset", run_id, status, seq) VALUES (?, ?, ?, ?, ?)`
+
+// nextSeqSQL numbers a transaction of a node index.
+const nextSeqSQL = `UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value`
+
+// Timing of the index's locking. Many processes of one node (a 32-core job
+// array) update the node index at once; SQLite waits busyTimeout for a lock,
+// and withRetry tries a few more times on top.
+const (
+	busyTimeout  = 30 * time.Second
+	busyAttempts = 4
+)
+
+// openIndex opens (creating if need be) the SQLite index at path for reading
+// and writing. Write transactions begin IMMEDIATE, taking the write lock up
+// front: a deferred transaction that upgrades a read lock can fail with
+// SQLITE_BUSY without waiting, to avoid deadlock.
+func openIndex(path string) (*sql.DB, error) {
+	db, err := openSQLite(path, "_journal_mode=DELETE&_synchronous=NORMAL&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: opening index %s: %w", path, err)
+	}
+	// One connection: the process's writers take turns, and only processes
+	// compete for the file lock.
+	db.SetMaxOpenConns(1)
+	if err := initIndex(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: opening index %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// openSQLite opens the database at path with the busy timeout and the
+// given parameters. A URI names the file, so that any path works (a plain
+// DSN ends at the first '?').
+func openSQLite(path, params string) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs),
+		RawQuery: fmt.Sprintf("_busy_timeout=%d&%s", busyTimeout.Milliseconds(), params)}
+	return sql.Open("sqlite3", u.String())
+}
+
+func initIndex(db *sql.DB) error {
+	ctx := context.Background()
+	// WAL would need shared memory between processes, which a network
+	// filesystem does not provide; make sure SQLite did not keep it.
+	var mode string
+	if err := withRetry(ctx, func() error {
+		return db.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	}); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "delete") {
+		return fmt.Errorf("journal mode is %q, not \"delete\"", mode)
+	}
+	version, err := schemaVersion(ctx, db)
+	if err == nil && version == "" {
+		// A new index (or one whose creator has not committed yet: the
+		// statements do nothing if so).
+		err = withRetry(ctx, func() error {
+			return inTx(db, func(tx *sql.Tx) error {
+				_, err := tx.Exec(schemaSQL)
+				return err
+			})
+		})
+		if err == nil {
+			version, err = schemaVersion(ctx, db)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if version != indexSchema {
+		return fmt.Errorf("%w: schema version %q, this metalab uses %q", errBadIndex, version, indexSchema)
+	}
+	return nil
+}
+
+// schemaVersion is the schema version of an index, or "" for an empty one.
+// It does not write, so that an index on a read-only filesystem can be read.
+func schemaVersion(ctx context.Context, db *sql.DB) (string, error) {
+	var version string
+	err := withRetry(ctx, func() error {
+		err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) || err != nil && strings.Contains(err.Error(), "no such table") {
+			version, err = "", nil
+		}
+		return err
+	})
+	return version, err
+}
+
+// indexRow is what an index keeps of one record.
+type indexRow struct {
+	runID  string
+	status Status
+	at     int64 // When, Unix nanoseconds
+	off    int64 // of the line in its segment
+	n      int   // length of the line, newline included
+}
+
+// upsertRows merges the records of one segment into an index, tagging the
+// rows it writes with seq.
+func upsertRows(tx *sql.Tx, segment string, rows []indexRow, seq int64) error {
+	run, err := tx.Prepare(upsertRunSQL)
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	ended, err := tx.Prepare(insertAttemptSQL)
+	if err != nil {
+		return err
+	}
+	defer ended.Close()
+	for i := range rows {
+		r := &rows[i]
+		if _, err := run.Exec(r.runID, string(r.status), r.status.Rank(), r.at, segment, r.off, r.n, seq); err != nil {
+			return err
+		}
+		if r.status == StatusCompleted || r.status == StatusFailed {
+			if _, err := ended.Exec(segment, r.off, r.runID, string(r.status), seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// unixNanos is t in Unix nanoseconds, clamped to the int64 range so that the
+// zero time (a record without times) sorts first, as in Record.Beats.
+func unixNanos(t time.Time) int64 {
+	switch {
+	case t.IsZero() || t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// isBusy reports whether err means that another connection held a lock for
+// longer than the busy timeout.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked
+	}
+	return err != nil && strings.Contains(err.Error(), "database is locked")
+}
+
+// isCorrupt reports whether err means that a file is not a usable SQLite
+// database.
+func isCorrupt(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB
+	}
+	return false
+}
+
+// withRetry runs fn again, after a random pause, while it fails because the
+// database is locked.
+func withRetry(ctx context.Context, fn func() error) error {
+	pause := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !isBusy(err) || attempt == busyAttempts {
+			return err
+		}
+		t := time.NewTimer(pause/2 + rand.N(pause))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause *= 4
+	}
+}

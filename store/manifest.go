@@ -1,0 +1,175 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// FormatVersion is the store layout version this code reads and writes.
+const FormatVersion = 1
+
+// Manifest records a store's experiment identity (metalab.json).
+type Manifest struct {
+	Format     int             `json:"format"`
+	Experiment string          `json:"experiment"`
+	Version    string          `json:"version"`
+	Identity   string          `json:"identity"` // hex SHA-256 of Spec
+	Spec       json.RawMessage `json:"spec"`     // canonical identity document
+	Created    time.Time       `json:"created"`
+}
+
+// IdentityError is returned by [Store.Bind] when the store belongs to another
+// experiment identity.
+type IdentityError struct {
+	Dir        string
+	Have, Want Manifest
+}
+
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("store %s belongs to experiment %q version %q (identity %s), not to experiment %q version %q (identity %s)\n"+
+		"hint: use another --store directory, or the same experiment definition",
+		e.Dir, e.Have.Experiment, e.Have.Version, shortID(e.Have.Identity),
+		e.Want.Experiment, e.Want.Version, shortID(e.Want.Identity))
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
+
+// FormatError is returned by [Open] and [Store.Manifest] for a store written
+// by a newer metalab, whose layout this code may misread.
+type FormatError struct {
+	Dir    string
+	Format int // the store's format
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("store %s was written by a newer metalab (format %d; this one reads up to %d)\n"+
+		"hint: upgrade metalab to use this store", e.Dir, e.Format, FormatVersion)
+}
+
+// Manifest reads the store's manifest. A store that has none yet (no [Store.Bind]
+// so far) gives an error that wraps [fs.ErrNotExist].
+func (s *Store) Manifest() (*Manifest, error) {
+	b, err := os.ReadFile(s.path(manifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("store %s has no manifest (%s) yet: %w", s.dir, manifestFile, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("store %s: %s is not a valid manifest: %w", s.dir, manifestFile, err)
+	}
+	if m.Format > FormatVersion {
+		return nil, &FormatError{Dir: s.dir, Format: m.Format}
+	}
+	return &m, nil
+}
+
+// Bind ties the store to the experiment identity of m. The first Bind writes
+// the manifest; later ones succeed when m has the same identity and return an
+// [*IdentityError] otherwise. Bind fills in m's Format, its Identity when
+// empty (the hex SHA-256 of Spec, which must be JSON and is kept compacted),
+// and Created when zero.
+//
+// Processes on different nodes may Bind the same store at once: the manifest
+// appears whole and only once (by link, or by rename where the filesystem has
+// no hard links), and every process checks the manifest that won.
+func (s *Store) Bind(m Manifest) error {
+	m.Format = FormatVersion
+	// The manifest keeps Spec compacted (encoding/json compacts raw JSON
+	// anyway), and the identity is the hash of what it keeps.
+	if len(m.Spec) == 0 {
+		m.Spec = json.RawMessage("null")
+	}
+	var spec bytes.Buffer
+	if err := json.Compact(&spec, m.Spec); err != nil {
+		return fmt.Errorf("store: experiment spec: %w", err)
+	}
+	m.Spec = spec.Bytes()
+	if m.Identity == "" {
+		sum := sha256.Sum256(m.Spec)
+		m.Identity = hex.EncodeToString(sum[:])
+	}
+	if m.Created.IsZero() {
+		m.Created = time.Now().UTC()
+	}
+	have, err := s.Manifest()
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.createManifest(&m); err != nil {
+			return err
+		}
+		have, err = s.Manifest()
+	}
+	if err != nil {
+		return err
+	}
+	if have.Identity != m.Identity {
+		return &IdentityError{Dir: s.dir, Have: *have, Want: m}
+	}
+	return nil
+}
+
+// createManifest writes m to a temporary file, fsyncs it and links it to
+// its final name, which fails if another process got there first (that
+// manifest then wins). Where hard links are not supported it renames
+// instead, and the caller's re-read detects a race lost to another identity.
+func (s *Store) createManifest(m *Manifest) error {
+	// Not indented, and without HTML escapes: either would change the bytes
+	// of Spec, which the identity hashes.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("store: encoding manifest: %w", err)
+	}
+	b := buf.Bytes()
+	final := s.path(manifestFile)
+	tmp, err := writeTemp(filepath.Dir(final), "."+manifestFile+".tmp-*", b)
+	if err != nil {
+		return fmt.Errorf("store: writing manifest: %w", err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, final); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := os.Rename(tmp, final); err != nil {
+			return fmt.Errorf("store: writing manifest: %w", err)
+		}
+	}
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return fmt.Errorf("store: writing manifest: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes b to a new temporary file in dir and fsyncs it.
+func writeTemp(dir, pattern string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}

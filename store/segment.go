@@ -1,0 +1,563 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WriterOptions configures [Store.NewWriter].
+type WriterOptions struct {
+	Name          string        // segment base name; "" = <host>-p<pid>-<rand>
+	Node          string        // node index name; "" = short host name
+	FlushInterval time.Duration // group commit window; 0 = 100ms
+}
+
+// ErrWriterClosed is returned by [Writer.Append] after [Writer.Close].
+var ErrWriterClosed = errors.New("store: writer is closed")
+
+const (
+	defaultFlushInterval = 100 * time.Millisecond
+	// kickSize of buffered lines starts a group commit before the window
+	// ends, which bounds the memory a fast producer uses.
+	kickSize = 4 << 20
+	// maxUnindexed rows are kept for retrying a failing node index; past
+	// that they are dropped and Collect reads them from the segment.
+	maxUnindexed = 1 << 20
+)
+
+// Writer appends records to one segment of its own and indexes them in its
+// node's index. Its methods are safe for concurrent use.
+//
+// Durability comes in group commits: [Writer.Append] only buffers, and the
+// records appended before a commit are on disk when it returns. A commit
+// runs every FlushInterval, and on [Writer.Flush] and [Writer.Close].
+//
+// When writing or fsyncing the segment fails (a full disk, say), the Writer
+// truncates away what it may have written of the failed commit and stops:
+// Append, Flush and Close return that error from then on. Records committed
+// before stay valid.
+//
+// A failure to update the node index does not stop the Writer, because the
+// index is a cache: the records are durable in the segment and
+// [Store.Collect] reads whatever the index misses. [Writer.IndexErr] tells
+// whether the last index update failed.
+type Writer struct {
+	name      string
+	path      string // of the segment
+	store     *Store
+	indexPath string
+	interval  time.Duration
+
+	mu     sync.Mutex // guards the fields up to commitMu
+	buf    []byte     // encoded lines not yet written
+	rows   []indexRow // of the lines in buf, offsets relative to buf
+	err    error      // the segment failed; sticky
+	idxErr error
+	closed bool
+
+	commitMu  sync.Mutex // serialises commits; guards the fields below
+	f         segmentFile
+	size      int64 // bytes of the segment written and fsynced
+	spare     []byte
+	spareRows []indexRow
+	unindexed []indexRow // durable, not yet in the node index
+	pending   int64      // offset from which unindexed covers the segment
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// segmentFile is the part of *os.File a Writer uses; tests substitute a
+// failing one.
+type segmentFile interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// NewWriter creates a new segment and returns its writer. A segment of the
+// same name that exists already is never reused: the name gets a suffix -2,
+// -3, ... instead. Names (of the segment and the node) consist of letters,
+// digits, '.', '_' and '-' and do not begin with '.'.
+func (s *Store) NewWriter(o WriterOptions) (*Writer, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("store %s is closed", s.dir)
+	}
+	host := shortHost()
+	node := o.Node
+	if node == "" {
+		node = host
+	}
+	name := o.Name
+	if name == "" {
+		var r [2]byte
+		rand.Read(r[:])
+		name = fmt.Sprintf("%s-p%d-%s", host, os.Getpid(), hex.EncodeToString(r[:]))
+	}
+	if !validName(node) {
+		return nil, fmt.Errorf("store: invalid node name %q (want letters, digits, '.', '_', '-')", node)
+	}
+	if !validName(name) {
+		return nil, fmt.Errorf("store: invalid segment name %q (want letters, digits, '.', '_', '-')", name)
+	}
+	interval := o.FlushInterval
+	if interval <= 0 {
+		interval = defaultFlushInterval
+	}
+	f, name, err := s.createSegment(name)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		name:      name,
+		path:      f.Name(),
+		store:     s,
+		indexPath: filepath.Join(s.path(nodesDir), node+indexExt),
+		interval:  interval,
+		f:         f,
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	// Open (and create) the node index now, so that a problem with it shows
+	// early; it is not fatal.
+	if _, err := s.index(w.indexPath); err != nil {
+		w.idxErr = err
+	}
+	go w.loop()
+	return w, nil
+}
+
+// createSegment creates segments/<name>.jsonl, or name-2, name-3, ... when
+// that exists. O_EXCL makes the file this process's own, also over NFS (v3
+// and later).
+func (s *Store) createSegment(name string) (*os.File, string, error) {
+	dir := s.path(segmentsDir)
+	for i := 1; i <= 1000; i++ {
+		n := name
+		if i > 1 {
+			n = fmt.Sprintf("%s-%d", name, i)
+		}
+		f, err := os.OpenFile(s.segmentPath(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("store: creating segment: %w", err)
+		}
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return nil, "", fmt.Errorf("store: creating segment: %w", err)
+		}
+		return f, n, nil
+	}
+	return nil, "", fmt.Errorf("store: creating segment: %s and 999 variants exist", s.segmentPath(name))
+}
+
+// Name is the segment's name: its file name without the extension, which
+// the Writer puts into each record it appends.
+func (w *Writer) Name() string { return w.name }
+
+// lineEncoder encodes a record into a reusable buffer.
+type lineEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(lineEncoder)
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// Append adds a record to the segment's next group commit. It sets the
+// record's Format, and its Writer to the segment name when that is empty.
+// A record needs a run ID and a known status. Append does not wait for the
+// disk: call Flush when the record must be durable.
+func (w *Writer) Append(r *Record) error {
+	if r.RunID == "" {
+		return errors.New("store: record without a run ID")
+	}
+	if !r.Status.Valid() {
+		return fmt.Errorf("store: record %s has unknown status %q", r.RunID, r.Status)
+	}
+	r.Format = RecordFormat
+	if r.Writer == "" {
+		r.Writer = w.name
+	}
+	e := encoders.Get().(*lineEncoder)
+	e.buf.Reset()
+	// Encode ends the line with '\n'; no newline can occur inside it, as
+	// JSON strings escape theirs and embedded raw JSON is compacted.
+	if err := e.enc.Encode(r); err != nil {
+		encoders.Put(e)
+		return fmt.Errorf("store: encoding record %s: %w", r.RunID, err)
+	}
+	line := e.buf.Bytes()
+	row := indexRow{runID: r.RunID, status: r.Status, at: unixNanos(r.When()), n: len(line)}
+
+	w.mu.Lock()
+	err := w.err
+	if err == nil && w.closed {
+		err = ErrWriterClosed
+	}
+	if err == nil {
+		row.off = int64(len(w.buf))
+		w.buf = append(w.buf, line...)
+		w.rows = append(w.rows, row)
+	}
+	full := len(w.buf) >= kickSize
+	w.mu.Unlock()
+
+	if e.buf.Cap() <= 1<<20 {
+		encoders.Put(e)
+	}
+	if full {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// Flush commits the records appended so far: when it returns nil they are
+// durable in the segment.
+func (w *Writer) Flush() error { return w.commit() }
+
+// Close commits the buffered records and closes the segment. Later calls
+// of Append return [ErrWriterClosed].
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	w.closed = true
+	w.mu.Unlock()
+
+	close(w.stop)
+	<-w.done
+	err := w.commit()
+	w.commitMu.Lock()
+	defer w.commitMu.Unlock()
+	if cerr := w.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("store: closing segment %s: %w", w.path, cerr)
+	}
+	return err
+}
+
+// IndexErr is the error of the Writer's last attempt to update its node
+// index, or nil when the index covers everything committed. It is for
+// diagnostics only: the records are durable in the segment either way.
+func (w *Writer) IndexErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.idxErr
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+		// An error sticks in w.err, where Append and Flush report it.
+		w.commit()
+	}
+}
+
+// commit writes the buffered lines with one write, fsyncs the segment, and
+// then updates the node index.
+func (w *Writer) commit() error {
+	w.commitMu.Lock()
+	defer w.commitMu.Unlock()
+
+	w.mu.Lock()
+	buf, rows, err := w.buf, w.rows, w.err
+	if err == nil && len(buf) > 0 {
+		// Double buffering: appenders fill the spare buffers (now theirs)
+		// while these are written.
+		w.buf, w.rows = w.spare[:0], w.spareRows[:0]
+		w.spare, w.spareRows = nil, nil
+	}
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+
+	if len(buf) > 0 {
+		if err := w.writeSync(buf); err != nil {
+			w.mu.Lock()
+			w.err = err
+			w.mu.Unlock()
+			return err
+		}
+		base := w.size
+		w.size += int64(len(buf))
+		for _, r := range rows {
+			r.off += base
+			w.unindexed = append(w.unindexed, r)
+		}
+		if cap(buf) <= 4*kickSize { // else let a huge one go
+			w.spare, w.spareRows = buf[:0], rows[:0]
+		}
+	}
+	if len(w.unindexed) > 0 {
+		w.updateIndex()
+	}
+	return nil
+}
+
+// writeSync appends buf to the segment and fsyncs it. On failure it cuts the
+// segment back to its last good size, so that no partial line is left for
+// later lines to follow, and no line whose fsync failed seems durable.
+func (w *Writer) writeSync(buf []byte) error {
+	_, err := w.f.Write(buf)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		if w.f.Truncate(w.size) == nil {
+			w.f.Sync()
+		}
+		return fmt.Errorf("store: writing segment %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// upsertSegmentSQL records that an index covers a segment up to indexed. A
+// batch that continues the covered range extends it; one that does not
+// (an earlier update was lost, or the index was deleted) starts it anew, so
+// that base always tells from where the index holds every record.
+const upsertSegmentSQL = `
+INSERT INTO segments (name, base, indexed) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+	base = CASE WHEN segments.indexed = excluded.base THEN segments.base ELSE excluded.base END,
+	indexed = excluded.indexed`
+
+// updateIndex upserts the committed but unindexed records into the node
+// index in one transaction, with the segment's new indexed offset.
+func (w *Writer) updateIndex() {
+	db, err := w.store.index(w.indexPath)
+	if err == nil {
+		err = withRetry(context.Background(), func() error {
+			return inTx(db, func(tx *sql.Tx) error {
+				var seq int64
+				if err := tx.QueryRow(nextSeqSQL).Scan(&seq); err != nil {
+					return err
+				}
+				if err := upsertRows(tx, w.name, w.unindexed, seq); err != nil {
+					return err
+				}
+				_, err := tx.Exec(upsertSegmentSQL, w.name, w.pending, w.size)
+				return err
+			})
+		})
+	}
+	if err != nil {
+		if isCorrupt(err) {
+			// Let a later commit open the index afresh, after Collect
+			// has moved the broken file aside.
+			w.store.forget(w.indexPath)
+		}
+		err = fmt.Errorf("store: updating node index %s: %w", w.indexPath, err)
+		if len(w.unindexed) > maxUnindexed {
+			w.unindexed, w.pending = nil, w.size
+		}
+	} else {
+		w.unindexed, w.pending = w.unindexed[:0], w.size
+	}
+	w.mu.Lock()
+	w.idxErr = err
+	w.mu.Unlock()
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func inTx(db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// shortHost is the host name up to its first dot, with any character that
+// is not allowed in a segment name replaced by '_'.
+func shortHost() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		h = h[:i]
+	}
+	b := []byte(h)
+	for i, c := range b {
+		if !nameChar(c) {
+			b[i] = '_'
+		}
+	}
+	if b[0] == '.' {
+		b[0] = '_'
+	}
+	return string(b)
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 200 || s[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !nameChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func nameChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// Torn describes a line of a segment that is not a record.
+type Torn struct {
+	Segment string // segment name; empty from ReadSegment
+	Offset  int64  // of the line's first byte
+	Length  int    // of the line, newline included if it has one
+	Reason  string
+}
+
+// ReadReport summarises a [ReadSegment] call.
+type ReadReport struct {
+	Records int
+	Bytes   int64 // offset just past the last complete line
+	Torn    []Torn
+}
+
+// reasonIncomplete is the Reason of a last line without a newline: a write
+// that a crash cut short, or one still in progress.
+const reasonIncomplete = "incomplete last line (no newline)"
+
+// ReadSegment reads a segment's records and calls fn with each, its offset
+// and its length in bytes (newline included); fn may keep rec. A line is a
+// record only when it ends in a newline and decodes into a [Record] with a
+// run ID, a known status and a format this code reads. Other lines are
+// reported in the result's Torn and skipped; a last line without a newline
+// ends the reading, and Bytes stops before it. An error from fn or from r
+// ends the reading and is returned.
+func ReadSegment(r io.Reader, fn func(rec *Record, off int64, n int) error) (ReadReport, error) {
+	return readSegment(r, 0, fn, nil)
+}
+
+// readSegment is ReadSegment for a reader positioned at offset base of the
+// segment. torn, when not nil, is called with each complete line that is
+// not a record (an incomplete last line is only in the report).
+func readSegment(r io.Reader, base int64, fn func(*Record, int64, int) error, torn func(Torn) error) (ReadReport, error) {
+	rep := ReadReport{Bytes: base}
+	br := bufio.NewReaderSize(r, 1<<20)
+	var long []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: assemble it.
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			off := rep.Bytes
+			rep.Bytes += int64(n)
+			rec, reason := decodeLine(line)
+			if reason != "" {
+				t := Torn{Offset: off, Length: n, Reason: reason}
+				rep.Torn = append(rep.Torn, t)
+				if torn != nil {
+					if err := torn(t); err != nil {
+						return rep, err
+					}
+				}
+			} else {
+				rep.Records++
+				if err := fn(rec, off, n); err != nil {
+					return rep, err
+				}
+			}
+		} else if n > 0 && err == io.EOF {
+			rep.Torn = append(rep.Torn, Torn{Offset: rep.Bytes, Length: n, Reason: reasonIncomplete})
+		}
+		if err == io.EOF {
+			return rep, nil
+		}
+		if err != nil {
+			return rep, err
+		}
+	}
+}
+
+// recordHead is the part of a record that tells whether the rest can be
+// read.
+type recordHead struct {
+	Format int `json:"v"`
+}
+
+// decodeLine decodes one line into a record, or says why it is not one.
+func decodeLine(line []byte) (*Record, string) {
+	rec := new(Record)
+	err := json.Unmarshal(line, rec)
+	if err != nil {
+		var h recordHead
+		if json.Unmarshal(line, &h) == nil && h.Format > RecordFormat {
+			err = nil // reported below
+		} else if json.Valid(line) {
+			return nil, "not a record: " + err.Error()
+		} else {
+			return nil, "invalid JSON: " + err.Error()
+		}
+		rec.Format = h.Format
+	}
+	switch {
+	case rec.Format > RecordFormat:
+		return nil, fmt.Sprintf("record format %d is newer than this metalab reads (%d)", rec.Format, RecordFormat)
+	case rec.RunID == "":
+		return nil, "record without run_id"
+	case rec.Status == "":
+		return nil, "record without status"
+	case !rec.Status.Valid():
+		return nil, fmt.Sprintf("unknown status %q", rec.Status)
+	}
+	return rec, ""
+}
