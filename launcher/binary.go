@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/metalab-hpc/metalab/store"
 )
 
 // pinBinary copies the running executable into the store's bin/ directory,
@@ -45,15 +47,12 @@ func pinFile(src, binDir string) (string, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
-	err = writeFileAtomic(dst, func(w io.Writer) error {
+	err = store.WriteFileAtomic(dst, 0o755, func(w io.Writer) error {
 		_, err := io.Copy(w, f)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("copying %s into the store: %w", src, err)
-	}
-	if err := os.Chmod(dst, 0o755); err != nil {
-		return "", err
 	}
 	return dst, nil
 }

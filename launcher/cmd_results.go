@@ -1,10 +1,7 @@
 package launcher
 
 import (
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -82,28 +79,7 @@ func (a *App) runResults(opts resultsOptions, out io.Writer) error {
 	return writeFileAtomic(opts.Output, func(w io.Writer) error { return write(res, w) })
 }
 
-// writeFileAtomic writes a file whole or not at all: a temporary file in the
-// same directory, fsynced, then renamed.
+// writeFileAtomic writes a regular file whole or not at all.
 func writeFileAtomic(path string, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return store.WriteFileAtomic(path, 0o644, fill)
 }
