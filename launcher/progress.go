@@ -92,13 +92,17 @@ func (p *progress) bar() {
 	}
 }
 
+// lines writes a line at the start, every interval, and at the end, so
+// that even a short sweep's batch log shows its progress.
 func (p *progress) lines() {
 	defer p.wg.Done()
+	fmt.Fprintln(p.w, p.line(p.h.Status()))
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-p.stopc:
+			fmt.Fprintln(p.w, p.line(p.h.Status()))
 			return
 		case <-t.C:
 			fmt.Fprintln(p.w, p.line(p.h.Status()))
@@ -109,10 +113,14 @@ func (p *progress) lines() {
 func (p *progress) line(s Status) string {
 	todo := p.h.queued
 	done := s.Done()
+	el := time.Since(p.started)
 	eta := "?"
-	if el := time.Since(p.started); done > 0 && done < todo {
+	switch {
+	case done >= todo:
+		eta = "0s"
+	case done > 0:
 		eta = (time.Duration(float64(el) / float64(done) * float64(todo-done))).Round(time.Second).String()
 	}
-	return fmt.Sprintf("metalab: %d/%d runs done (%d completed, %d failed, %d cancelled), %d running, eta %s",
-		done, todo, s.Completed, s.Failed, s.Cancelled, s.Running, eta)
+	return fmt.Sprintf("metalab: %d/%d runs done (%d completed, %d failed, %d cancelled), %d running, %s elapsed, eta %s",
+		done, todo, s.Completed, s.Failed, s.Cancelled, s.Running, el.Round(time.Second), eta)
 }
