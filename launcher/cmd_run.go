@@ -79,6 +79,9 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 	if res != nil && !opts.NoTable && res.Len() > 0 {
 		res.WriteTable(out)
 	}
+	if res != nil && !opts.NoTable && runErr == nil {
+		runErr = res.Err()
+	}
 	switch {
 	case s.Skipped == s.Total && s.Total > 0:
 		fmt.Fprintf(out, "nothing to run: all %d runs are already completed in %s\n", s.Total, h.StoreDir())

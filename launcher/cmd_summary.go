@@ -48,7 +48,7 @@ func (a *App) runSummary(opts summaryOptions, out io.Writer) error {
 		return err
 	}
 	known := map[string]bool{}
-	for _, r := range res.runs {
+	for _, r := range res.list() {
 		for k := range r.Params {
 			known[k] = true
 		}

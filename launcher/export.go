@@ -154,7 +154,7 @@ func formatValue(v any) string {
 // WriteCSV writes one row per run with a header row (see the README for the
 // columns). pandas.read_csv reads it as is.
 func (r *Results) WriteCSV(w io.Writer) error {
-	cols := columns(r.runs)
+	cols := columns(r.list())
 	cw := csv.NewWriter(w)
 	row := make([]string, len(cols))
 	for i, c := range cols {
@@ -163,7 +163,7 @@ func (r *Results) WriteCSV(w io.Writer) error {
 	if err := cw.Write(row); err != nil {
 		return err
 	}
-	for _, run := range r.runs {
+	for _, run := range r.list() {
 		for i, c := range cols {
 			row[i] = cell(run, c)
 		}
@@ -180,7 +180,7 @@ func (r *Results) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	for _, run := range r.runs {
+	for _, run := range r.list() {
 		if err := enc.Encode(run); err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func (r *Results) WriteJSONL(w io.Writer) error {
 
 // WriteJSON writes the runs' full records as one JSON array.
 func (r *Results) WriteJSON(w io.Writer) error {
-	runs := r.runs
+	runs := r.list()
 	if runs == nil {
 		runs = []*Record{}
 	}
@@ -211,7 +211,7 @@ func (r *Results) Table() string {
 // WriteTable writes [Results.Table] to w.
 func (r *Results) WriteTable(w io.Writer) error {
 	var cols []column
-	for _, c := range columns(r.runs) {
+	for _, c := range columns(r.list()) {
 		if c.kind == 'f' && c.name != "run_id" && c.name != "status" && c.name != "replicate" {
 			continue
 		}
@@ -225,7 +225,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 		fmt.Fprint(tw, c.header)
 	}
 	fmt.Fprintln(tw)
-	for _, run := range r.runs {
+	for _, run := range r.list() {
 		for i, c := range cols {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")

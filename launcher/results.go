@@ -6,6 +6,7 @@ import (
 	"iter"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
@@ -17,9 +18,50 @@ type Record = store.Record
 
 // Results holds the runs of a store, one record per run ID (the completed
 // one when there is one). It mirrors Python's metalab Results.
+//
+// The results of [Handle.Result] are read from the store on first use, so
+// that a sweep of millions of runs does not hold them all in memory unless
+// asked to; [Results.Err] tells whether that reading failed.
 type Results struct {
 	dir  string
 	runs []*Record
+	lazy *lazyRuns // nil for results read at once
+}
+
+// lazyRuns reads a Results' runs on first use.
+type lazyRuns struct {
+	once sync.Once
+	load func() ([]*Record, error)
+	err  error
+}
+
+// lazyResults are the results of the store at dir, read on first use.
+func lazyResults(dir string) *Results {
+	return &Results{dir: dir, lazy: &lazyRuns{load: func() ([]*Record, error) {
+		res, err := LoadResults(dir)
+		if err != nil {
+			return nil, err
+		}
+		return res.runs, nil
+	}}}
+}
+
+// list is the runs, read first if need be.
+func (r *Results) list() []*Record {
+	if r.lazy != nil {
+		r.lazy.once.Do(func() { r.runs, r.lazy.err = r.lazy.load() })
+	}
+	return r.runs
+}
+
+// Err is the error of reading the results from the store, if they were read
+// lazily and that failed; the results are then empty.
+func (r *Results) Err() error {
+	if r.lazy == nil {
+		return nil
+	}
+	r.list()
+	return r.lazy.err
 }
 
 // LoadResults reads the results of the store at dir, merging its node
@@ -138,17 +180,17 @@ func toFloat(v any) (float64, bool) {
 }
 
 // Len is the number of runs.
-func (r *Results) Len() int { return len(r.runs) }
+func (r *Results) Len() int { return len(r.list()) }
 
 // Runs returns the runs in table order.
-func (r *Results) Runs() []*Record { return r.runs }
+func (r *Results) Runs() []*Record { return r.list() }
 
 // All iterates over the runs in table order:
 //
 //	for run := range results.All() { ... }
 func (r *Results) All() iter.Seq[*Record] {
 	return func(yield func(*Record) bool) {
-		for _, run := range r.runs {
+		for _, run := range r.list() {
 			if !yield(run) {
 				return
 			}
@@ -162,7 +204,7 @@ func (r *Results) StoreDir() string { return r.dir }
 // Filter returns the runs for which keep is true.
 func (r *Results) Filter(keep func(*Record) bool) *Results {
 	out := &Results{dir: r.dir}
-	for _, run := range r.runs {
+	for _, run := range r.list() {
 		if keep(run) {
 			out.runs = append(out.runs, run)
 		}
@@ -205,7 +247,7 @@ func (r *Results) Where(name string, value any) *Results {
 // Counts returns the number of runs per status.
 func (r *Results) Counts() map[store.Status]int {
 	c := map[store.Status]int{}
-	for _, run := range r.runs {
+	for _, run := range r.list() {
 		c[run.Status]++
 	}
 	return c
@@ -215,7 +257,7 @@ func (r *Results) Counts() map[store.Status]int {
 // order; NaN stands for a null value.
 func (r *Results) Metric(name string) []float64 {
 	var out []float64
-	for _, run := range r.runs {
+	for _, run := range r.list() {
 		if v, ok := run.Metrics[name]; ok {
 			out = append(out, v)
 		}
@@ -242,5 +284,5 @@ func (r *Results) Mean(name string) float64 {
 func (r *Results) String() string {
 	c := r.Counts()
 	return fmt.Sprintf("%d runs (%d completed, %d failed, %d cancelled, %d running) in %s",
-		len(r.runs), c[store.StatusCompleted], c[store.StatusFailed], c[store.StatusCancelled], c[store.StatusRunning], r.dir)
+		len(r.list()), c[store.StatusCompleted], c[store.StatusFailed], c[store.StatusCancelled], c[store.StatusRunning], r.dir)
 }

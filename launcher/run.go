@@ -127,9 +127,9 @@ func (h *Handle) Status() Status {
 	return s
 }
 
-// Result blocks until the sweep ends and returns its results. On
-// cancellation it returns the results so far and an error wrapping
-// context.Canceled.
+// Result blocks until the sweep ends and returns its results, which are read
+// from the store on first use (see [Results.Err]). On cancellation it
+// returns the results so far and an error wrapping context.Canceled.
 func (h *Handle) Result() (*Results, error) {
 	<-h.done
 	return h.res, h.err
@@ -237,11 +237,9 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		}
 		var res *Results
 		if !o.worker {
-			var err error
-			res, err = loadResults(context.WithoutCancel(ctx), st)
-			if err != nil && runErr == nil {
-				runErr = err
-			}
+			// Read on first use: a caller that only wants the counts
+			// (Status) does not pay for reading every record.
+			res = lazyResults(st.Dir())
 		}
 		if cerr := st.Close(); cerr != nil && runErr == nil {
 			runErr = cerr

@@ -31,7 +31,7 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 	type key struct{ group, metric string }
 	values := map[key][]float64{}
 	groups := map[string]params.Point{}
-	for _, run := range r.Completed().runs {
+	for _, run := range r.Completed().list() {
 		g := params.Point{}
 		for _, name := range groupBy {
 			if v, ok := run.Params[name]; ok {
