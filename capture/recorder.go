@@ -22,7 +22,6 @@ type Recorder struct {
 	res    Result
 	err    error // first invalid capture
 	onLog  func(string)
-	nLines int
 }
 
 // NewRecorder returns a recorder whose artifacts are written under artDir,
@@ -116,28 +115,15 @@ func (r *Recorder) setData(name string, b []byte) {
 
 // Artifact implements [Capture].
 func (r *Recorder) Artifact(name string, data []byte, format string) {
-	if err := ValidateName("artifact", name); err != nil {
-		r.mu.Lock()
-		r.fail(err)
-		r.mu.Unlock()
-		return
-	}
-	a, err := r.writeArtifact(name, format, func(w io.Writer) error {
+	r.storeArtifact(name, format, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
-	r.addArtifact(a, err)
 }
 
 // ArtifactFile implements [Capture].
 func (r *Recorder) ArtifactFile(name, path, format string) {
-	if err := ValidateName("artifact", name); err != nil {
-		r.mu.Lock()
-		r.fail(err)
-		r.mu.Unlock()
-		return
-	}
-	a, err := r.writeArtifact(name, format, func(w io.Writer) error {
+	r.storeArtifact(name, format, func(w io.Writer) error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
@@ -146,10 +132,15 @@ func (r *Recorder) ArtifactFile(name, path, format string) {
 		_, err = io.Copy(w, f)
 		return err
 	})
-	r.addArtifact(a, err)
 }
 
-func (r *Recorder) addArtifact(a Artifact, err error) {
+// storeArtifact validates the name, writes the artifact and records it.
+func (r *Recorder) storeArtifact(name, format string, fill func(io.Writer) error) {
+	if err := ValidateName("artifact", name); err != nil {
+		r.Fail(err)
+		return
+	}
+	a, err := r.writeArtifact(name, format, fill)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -233,7 +224,6 @@ func (r *Recorder) Log(format string, args ...any) {
 	}
 	r.mu.Lock()
 	r.res.Logs = append(r.res.Logs, line)
-	r.nLines++
 	r.mu.Unlock()
 	if r.onLog != nil {
 		r.onLog(line)
