@@ -18,10 +18,10 @@ type Recorder struct {
 	storeDir string // artifact paths in the result are relative to this
 	artDir   string // where this run's artifacts go; created on first use
 
-	mu     sync.Mutex
-	res    Result
-	err    error // first invalid capture
-	onLog  func(string)
+	mu    sync.Mutex
+	res   Result
+	err   error // first invalid capture
+	onLog func(string)
 }
 
 // NewRecorder returns a recorder whose artifacts are written under artDir,
