@@ -18,6 +18,10 @@ type collectOptions struct {
 	Resubmit bool
 	JSON     bool
 	Target   string
+	// MaxFailures leaves out of --resubmit the runs that failed this often
+	// (immediate retries included); 0 means 3 x (1 + retries), three
+	// submissions' worth of attempts.
+	MaxFailures int
 }
 
 // collectResult is what collect reports.
@@ -26,7 +30,7 @@ type collectResult struct {
 	Planned      int      `json:"planned"`
 	MissingIDs   []string `json:"missing_ids,omitempty"` // not completed nor failed: never run, cancelled, or cut off
 	FailedIDs    []string `json:"failed_ids,omitempty"`
-	ExhaustedIDs []string `json:"exhausted_ids,omitempty"` // failed more often than retries allow
+	ExhaustedIDs []string `json:"exhausted_ids,omitempty"` // failed --max-failures times: not resubmitted
 }
 
 func (a *App) cmdCollect() *cli.Command {
@@ -39,7 +43,8 @@ func (a *App) cmdCollect() *cli.Command {
 			"equals) and counting duplicates. An index that is missing or corrupt is rebuilt from\n" +
 			"the segments. With the experiment (by default the one of the latest submission) it\n" +
 			"lists the runs that are missing or failed; --resubmit submits exactly those, leaving\n" +
-			"out runs that failed more than 1 + retries times.\n\n" +
+			"out runs that already failed --max-failures times (default 3 x (1 + retries): the\n" +
+			"attempts of three submissions, each with its immediate retries).\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab collect --store /scratch/$USER/sweep\n" +
 			"   metalab collect --store /scratch/$USER/sweep --resubmit",
@@ -47,10 +52,12 @@ func (a *App) cmdCollect() *cli.Command {
 			storeFlag(),
 			&cli.BoolFlag{Name: "resubmit", Usage: "submit the missing and failed runs again"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+			&cli.IntFlag{Name: "max-failures", Usage: "leave out runs that failed this often (default 3 x (1 + retries))"},
 		},
 		Action: func(c *cli.Context) error {
 			return a.runCollect(c.Context, a.logger(c), collectOptions{
 				Store: c.String("store"), Resubmit: c.Bool("resubmit"), JSON: c.Bool("json"), Target: c.Args().First(),
+				MaxFailures: c.Int("max-failures"),
 			}, a.Stdout)
 		},
 	}
@@ -113,7 +120,11 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 				continue
 			case store.StatusFailed:
 				res.FailedIDs = append(res.FailedIDs, id)
-				if failures[id] > exp.Retries {
+				limit := opts.MaxFailures
+				if limit <= 0 {
+					limit = 3 * (1 + exp.Retries)
+				}
+				if failures[id] >= limit {
 					res.ExhaustedIDs = append(res.ExhaustedIDs, id)
 					continue
 				}
@@ -165,7 +176,7 @@ func printCollect(out io.Writer, r collectResult, withPlan bool) {
 	if !withPlan {
 		return
 	}
-	fmt.Fprintf(out, "plan: %d runs; %d missing, %d failed (%d of them out of retries)\n",
+	fmt.Fprintf(out, "plan: %d runs; %d missing, %d failed (%d of them failed too often to resubmit)\n",
 		r.Planned, len(r.MissingIDs), len(r.FailedIDs), len(r.ExhaustedIDs))
 	show := func(label string, ids []string) {
 		for i, id := range ids {
