@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/metalab-hpc/metalab/internal/tempname"
 )
 
 // Recorder implements [Capture] for one run. It is safe for concurrent use by
@@ -27,9 +29,18 @@ type Recorder struct {
 // NewRecorder returns a recorder whose artifacts are written under artDir,
 // which must lie inside storeDir; the paths it records are relative to
 // storeDir. artDir is created only when the first artifact arrives.
+//
+// It removes the temporary files that an earlier attempt of the run left in
+// artDir when its process died (SIGKILL, a lost node) in the middle of
+// writing an artifact.
 func NewRecorder(storeDir, artDir string) *Recorder {
+	tempname.RemoveStale(artDir, artifactTempPrefix)
 	return &Recorder{storeDir: storeDir, artDir: artDir}
 }
+
+// artifactTempPrefix begins the names of artifacts being written; the rest
+// of the name tells the host and process writing it (package tempname).
+const artifactTempPrefix = ".tmp-"
 
 // OnLog sets a function that also receives every log line (for example to
 // echo it to the worker's log). It must be set before the run starts.
@@ -170,7 +181,7 @@ func (r *Recorder) writeArtifact(name, format string, fill func(io.Writer) error
 		}
 		file = name + "." + format
 	}
-	tmp, err := os.CreateTemp(r.artDir, ".tmp-"+"*")
+	tmp, err := os.CreateTemp(r.artDir, tempname.Pattern(artifactTempPrefix, "artifact"))
 	if err != nil {
 		return Artifact{}, fmt.Errorf("capture: artifact %q: %w", name, err)
 	}

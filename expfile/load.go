@@ -358,12 +358,9 @@ func (l *loader) command(raw map[string]any) (launcher.Operation, error) {
 		return nil, err
 	}
 	switch mode {
-	case "", "per-run":
-	case "persistent":
-		return nil, l.errAt(path{"mode"}, `remove mode to start the command once per run ("per-run")`,
-			`mode "persistent" is not supported yet`)
+	case "", "per-run", "persistent":
 	default:
-		return nil, l.errAt(path{"mode"}, `the only mode is "per-run" (the default)`, "unknown mode %q", mode)
+		return nil, l.errAt(path{"mode"}, `mode is "per-run" (the default: a process per run) or "persistent" (a process per worker slot)`, "unknown mode %q", mode)
 	}
 
 	dir := l.dir
@@ -409,7 +406,13 @@ func (l *loader) command(raw map[string]any) (launcher.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, err := command.New(command.Spec{Argv: argv, Dir: dir, Env: env})
+	spec := command.Spec{Argv: argv, Dir: dir, Env: env}
+	var op launcher.Operation
+	if mode == "persistent" {
+		op, err = command.NewPersistent(spec)
+	} else {
+		op, err = command.New(spec)
+	}
 	if err != nil {
 		e := l.errAt(path{"command"}, "", "%v", err)
 		var ce *command.Error

@@ -155,6 +155,23 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+func TestLoadPersistentMode(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		mode       string
+		persistent bool
+	}{{"", false}, {"mode = \"per-run\"\n", false}, {"mode = \"persistent\"\n", true}} {
+		file := writeFile(t, dir, "m.toml", "name = \"m\"\ncommand = \"sh -c true\"\n"+tc.mode, 0o644)
+		exp, err := Load(file)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.mode, err)
+		}
+		if _, got := exp.Operation.(*command.Persistent); got != tc.persistent {
+			t.Errorf("%q: operation %T, want persistent %v", tc.mode, exp.Operation, tc.persistent)
+		}
+	}
+}
+
 func TestLoadRandomAndCases(t *testing.T) {
 	dir := t.TempDir()
 	file := writeFile(t, dir, "r.toml", `
@@ -299,7 +316,6 @@ func TestLoadErrors(t *testing.T) {
 		{"command missing file", "name = \"x\"\ncommand = \"./missing.sh\"\n", 2, "does not exist", ""},
 		{"command shell syntax", "name = \"x\"\ncommand = \"python3 run.py > out.txt\"\n", 2, "not run by a shell", `["python3", "run.py", ">", "out.txt"]`},
 		{"command assignment", "name = \"x\"\ncommand = \"FOO=1 python3 run.py\"\n", 2, "variable assignment", "[env]"},
-		{"mode persistent", head + "mode = \"persistent\"\n", 3, `mode "persistent" is not supported yet`, "per-run"},
 		{"mode unknown", head + "mode = \"batch\"\n", 3, `unknown mode "batch"`, ""},
 		{"workdir missing", head + "workdir = \"nope\"\n", 3, "workdir", ""},
 		{"env reserved", head + "[env]\nMETALAB_SEED = \"1\"\n", 4, "env: METALAB_SEED is reserved", ""},

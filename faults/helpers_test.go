@@ -2,6 +2,8 @@ package faults
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,7 +116,7 @@ func planIDs(t *testing.T, file string) map[string]float64 {
 	ids := make(map[string]float64, plan.Len())
 	for i := range plan.Len() {
 		r := plan.At(i)
-		ids[r.ID] = float64(3*r.Params.Int("x") + r.Replicate)
+		ids[r.ID] = float64(3*r.Params.Int("x") + int64(r.Replicate))
 	}
 	return ids
 }
@@ -191,11 +193,15 @@ func check(t *testing.T, dir string, want map[string]float64, sc segmentScan, ar
 		}
 		ok := false
 		for _, a := range r.Artifacts {
-			if a.Name != artifact {
-				continue
-			}
 			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(a.Path)))
-			ok = err == nil && int64(len(b)) == a.Size && string(b) == id+"\n"
+			sum := sha256.Sum256(b)
+			if err != nil || int64(len(b)) != a.Size || hex.EncodeToString(sum[:]) != a.SHA256 {
+				v.wrong++
+				note("run %s: artifact %s is not what its record says (%v)", id, a.Name, err)
+			}
+			if a.Name == artifact {
+				ok = string(b) == id+"\n"
+			}
 		}
 		if !ok {
 			v.wrong++

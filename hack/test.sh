@@ -45,7 +45,19 @@ if [ "$#" -gt 0 ]; then
 fi
 # The end-to-end tests restart the cluster (another MaxArraySize), so they
 # run after the other packages, alone.
-echo "== go test -race (all packages but e2e)"
-go test -race -timeout 40m $(go list ./... | grep -v '/e2e$')
+echo "== go test -race (all packages but faults and e2e)"
+go test -race -timeout 40m $(go list ./... | grep -v -e '/e2e$' -e '/faults$')
+# docs/reliability.md: the fault tests print a line "FIGURES Test: ..." each.
+echo "== go test -race -v ./faults (kill -9, full filesystem, hostile operations)"
+go test -race -timeout 20m -v ./faults
+echo "== reliability figures of the store tests"
+go test -count=1 -v -run '^(TestReadSegmentTornEveryOffset|TestNodeIndexProcesses|TestCollectRebuild|TestOpenRefusesNewerFormat)$' ./store |
+  grep -E '^(FIGURES|--- FAIL|FAIL|ok|panic)|_test.go:'
+echo "== fuzzing, 10 s per target (longer: see docs/reliability.md)"
+for target in expfile:FuzzLoad capture:FuzzParseLine store:FuzzReadSegment \
+  slurm:FuzzParseSqueue slurm:FuzzParseSbatch slurm:FuzzParseConfig slurm:FuzzParseSacct; do
+  go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="${METALAB_FUZZTIME:-10s}" "./${target%%:*}" |
+    grep -v '^fuzz: elapsed'
+done
 echo "== go test -race ./e2e (real SLURM)"
 go test -race -timeout 30m -v ./e2e

@@ -210,6 +210,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	if err != nil {
 		return fail(err)
 	}
+	removeStaleScratch()
 	ctx, cancel := context.WithCancel(ctx)
 	h := &Handle{
 		total:    total,

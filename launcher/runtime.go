@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/internal/tempname"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
 	"github.com/metalab-hpc/metalab/store"
@@ -41,10 +42,12 @@ type Runtime struct {
 
 // ScratchDir returns a private directory for this run, created on first
 // call and removed with its contents when the run ends. It lies under
-// $TMPDIR, which on a cluster is usually node-local.
+// $TMPDIR, which on a cluster is usually node-local; a sweep that was
+// killed leaves its scratch directories to the next sweep on the host to
+// remove.
 func (rt *Runtime) ScratchDir() (string, error) {
 	rt.once.Do(func() {
-		rt.scratch, rt.scrErr = os.MkdirTemp("", "metalab-"+rt.RunID+"-")
+		rt.scratch, rt.scrErr = os.MkdirTemp("", tempname.Pattern(scratchPrefix, rt.RunID))
 	})
 	return rt.scratch, rt.scrErr
 }
@@ -60,6 +63,15 @@ func (rt *Runtime) Recorder() *capture.Recorder { return rt.rec }
 // code or peak memory of a command. It is applied after the operation
 // returns.
 func (rt *Runtime) Annotate(fn func(*store.Record)) { rt.annotate = append(rt.annotate, fn) }
+
+// scratchPrefix begins the names of scratch directories; the rest tells
+// the host and process of the sweep (package tempname), so that the next
+// sweep can remove those of one that was killed.
+const scratchPrefix = "metalab-run."
+
+// removeStaleScratch removes the scratch directories under $TMPDIR of
+// sweeps on this host that died without cleaning up.
+func removeStaleScratch() { tempname.RemoveStale(os.TempDir(), scratchPrefix) }
 
 func (rt *Runtime) cleanup() {
 	if rt.scratch != "" {

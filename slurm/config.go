@@ -76,9 +76,9 @@ func (c *Config) set(key, value string) error {
 	var err error
 	switch key {
 	case "MaxArraySize":
-		c.MaxArraySize, err = strconv.Atoi(value)
+		c.MaxArraySize, err = atoiNonNeg(value)
 	case "MaxJobCount":
-		c.MaxJobCount, err = strconv.Atoi(value)
+		c.MaxJobCount, err = atoiNonNeg(value)
 	case "MinJobAge":
 		c.MinJobAge, err = parseSeconds(value)
 	case "AccountingStorageType":

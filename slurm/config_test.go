@@ -47,7 +47,7 @@ func TestParseConfigErrors(t *testing.T) {
 		err  string
 		line int
 	}{
-		{"malformed/scontrol_show_config_bad_value.txt", `MaxArraySize: strconv.Atoi: parsing "lots"`, 82},
+		{"malformed/scontrol_show_config_bad_value.txt", `MaxArraySize: not a number: "lots"`, 82},
 		{"malformed/scontrol_show_config_bad_minjobage.txt", `MinJobAge: want "N sec", got "300"`, 93},
 		{"malformed/scontrol_show_config_no_values.txt", "no \"Key = value\" lines", 0},
 		{"stderr/squeue_down.txt", "no \"Key = value\" lines", 0},

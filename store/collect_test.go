@@ -293,9 +293,15 @@ func TestCollectRebuild(t *testing.T) {
 			return errors.Join(garbage(nodeIndex(s, "n1")), garbage(nodeIndex(s, "n2")), garbage(storeIndex(s)))
 		}, []string{"store", "n1", "n2"}, "n1", false},
 	}
+	cases, repaired := 0, 0
+	defer func() {
+		figures(t, "damages=%d cases=%d repaired_without_loss=%d (node and store indexes deleted, truncated, emptied, garbage, other schema)",
+			len(tests), cases, repaired)
+	}()
 	for _, tt := range tests {
 		for _, when := range []string{"after a collect", "before any collect"} {
-			t.Run(tt.name+"/"+when, func(t *testing.T) {
+			cases++
+			ok := t.Run(tt.name+"/"+when, func(t *testing.T) {
 				fx := newFixture(t)
 				if when == "after a collect" {
 					collect(t, fx.s)
@@ -330,6 +336,9 @@ func TestCollectRebuild(t *testing.T) {
 					t.Errorf("Collect after the repair changed the index")
 				}
 			})
+			if ok {
+				repaired++
+			}
 		}
 	}
 }

@@ -92,6 +92,12 @@ WHERE excluded.rank > runs.rank OR (excluded.rank = runs.rank AND excluded.at > 
 
 const insertAttemptSQL = `INSERT OR IGNORE INTO attempts (segment, "offset", run_id, status, seq) VALUES (?, ?, ?, ?, ?)`
 
+// upsertBatch rows go into one statement of upsertRows: a call into SQLite
+// costs far more than the row it inserts (upserting a row at a time was a
+// quarter of a sweep of trivial runs). 128 rows of 8 values stay well below
+// SQLite's limit of 32766 variables.
+const upsertBatch = 128
+
 // nextSeqSQL numbers a transaction of a node index.
 const nextSeqSQL = `UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value`
 
@@ -197,25 +203,96 @@ type indexRow struct {
 // upsertRows merges the records of one segment into an index, tagging the
 // rows it writes with seq.
 func upsertRows(tx *sql.Tx, segment string, rows []indexRow, seq int64) error {
-	run, err := tx.Prepare(upsertRunSQL)
+	win := winners(rows)
+	err := execBatched(tx, upsertRunSQL, len(win), func(args []any, i int) []any {
+		r := &rows[win[i]]
+		return append(args, r.runID, string(r.status), r.status.Rank(), r.at, segment, r.off, r.n, seq)
+	})
 	if err != nil {
 		return err
 	}
-	defer run.Close()
-	ended, err := tx.Prepare(insertAttemptSQL)
-	if err != nil {
-		return err
+	var ended []int
+	for i := range rows {
+		if s := rows[i].status; s == StatusCompleted || s == StatusFailed {
+			ended = append(ended, i)
+		}
 	}
-	defer ended.Close()
+	return execBatched(tx, insertAttemptSQL, len(ended), func(args []any, i int) []any {
+		r := &rows[ended[i]]
+		return append(args, segment, r.off, r.runID, string(r.status), seq)
+	})
+}
+
+// winners lists, in order, the rows that the upsert of all rows one by one
+// would leave in the runs table: per run ID the first of those with the
+// highest (rank, at). A run's start and end records usually arrive in one
+// batch, and only its end record needs to reach SQLite.
+func winners(rows []indexRow) []int {
+	win := make([]int, 0, len(rows))
+	at := make(map[string]int, len(rows)) // run ID -> position in win
 	for i := range rows {
 		r := &rows[i]
-		if _, err := run.Exec(r.runID, string(r.status), r.status.Rank(), r.at, segment, r.off, r.n, seq); err != nil {
-			return err
+		k, ok := at[r.runID]
+		if !ok {
+			at[r.runID] = len(win)
+			win = append(win, i)
+			continue
 		}
-		if r.status == StatusCompleted || r.status == StatusFailed {
-			if _, err := ended.Exec(segment, r.off, r.runID, string(r.status), seq); err != nil {
+		old := &rows[win[k]]
+		if a, b := r.status.Rank(), old.status.Rank(); a > b || a == b && r.at > old.at {
+			win[k] = i
+		}
+	}
+	return win
+}
+
+// execBatched executes stmt, an INSERT of one row of VALUES followed by
+// other clauses, for n rows, upsertBatch rows per statement. add appends row
+// i's values to args.
+func execBatched(tx *sql.Tx, stmt string, n int, add func(args []any, i int) []any) error {
+	head, tail, ok := strings.Cut(stmt, "VALUES (")
+	if !ok {
+		return fmt.Errorf("store: %q has no VALUES", stmt)
+	}
+	tuple, tail, _ := strings.Cut(tail, ")")
+	tuple = "(" + tuple + ")"
+	var prepared *sql.Stmt
+	preparedRows := 0
+	defer func() {
+		if prepared != nil {
+			prepared.Close()
+		}
+	}()
+	args := make([]any, 0, upsertBatch*8)
+	for start := 0; start < n; start += upsertBatch {
+		k := min(upsertBatch, n-start)
+		if k != preparedRows {
+			if prepared != nil {
+				prepared.Close()
+			}
+			var b strings.Builder
+			b.WriteString(head)
+			b.WriteString("VALUES ")
+			for j := range k {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(tuple)
+			}
+			b.WriteString(tail)
+			var err error
+			if prepared, err = tx.Prepare(b.String()); err != nil {
+				prepared = nil
 				return err
 			}
+			preparedRows = k
+		}
+		args = args[:0]
+		for j := range k {
+			args = add(args, start+j)
+		}
+		if _, err := prepared.Exec(args...); err != nil {
+			return err
 		}
 	}
 	return nil

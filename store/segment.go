@@ -305,6 +305,11 @@ func (w *Writer) commit() error {
 		// Double buffering: appenders fill the spare buffers (now theirs)
 		// while these are written.
 		w.buf, w.rows = w.spare[:0], w.spareRows[:0]
+		if w.buf == nil {
+			// The first swap: size the second buffer like the first,
+			// rather than have appenders grow it again by copying.
+			w.buf, w.rows = make([]byte, 0, cap(buf)), make([]indexRow, 0, cap(rows))
+		}
 		w.spare, w.spareRows = nil, nil
 	}
 	w.mu.Unlock()

@@ -104,6 +104,7 @@ func TestOpenRefusesNewerFormat(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "segments")); err == nil {
 		t.Errorf("Open created segments/ in a store it refused")
 	}
+	figures(t, "format=2 refused=%t message=%q", fe != nil, strings.SplitN(err.Error(), "\n", 2)[0])
 }
 
 func TestArtifactDir(t *testing.T) {

@@ -1,0 +1,80 @@
+"""Serve metalab runs from one long-lived process: copy this file beside yours.
+
+With mode = "persistent" in the experiment file, metalab starts the command
+once per worker slot and sends it runs over stdin, one JSON line each. Call
+serve(op) with a function op(params, seeds, capture); each run calls it once.
+
+    def op(params, seeds, capture):
+        capture.metric("loss", train(params["lr"], seed=seeds.seed))
+
+    metalab_persistent.serve(op)
+
+An exception fails the run (its traceback goes to stderr, the run's error is
+its last line) and the process goes on with the next run. The protocol is in
+docs/experiment-file.md. Only the standard library is used.
+"""
+import json
+import math
+import os
+import sys
+import traceback
+
+
+class Seeds:
+    """The run's seeds: seed (64-bit), numpy_seed (for numpy.random.default_rng
+    or seed()), replicate and base."""
+
+    def __init__(self, req):
+        self.seed = req["seed"]
+        self.numpy_seed = req["numpy_seed"]
+        self.replicate = req["replicate"]
+        self.base = req["seed_base"]
+
+
+class Capture:
+    """What a run captures; the same calls as metalab_capture.py."""
+
+    def __init__(self, channel, req):
+        self._channel = channel
+        self.artifact_dir = req["artifact_dir"]
+        self.scratch = req["scratch"]
+
+    def _emit(self, **obj):
+        self._channel.write(json.dumps(obj) + "\n")
+
+    def metric(self, name, value, step=None):
+        value = float(value)
+        if not math.isfinite(value):
+            value = None
+        obj = {"metric": name, "value": value}
+        if step is not None:
+            obj["step"] = int(step)
+        self._emit(**obj)
+
+    def data(self, name, value):
+        self._emit(data=name, value=value)
+
+    def artifact(self, name, path):
+        self._emit(artifact=name, path=os.path.abspath(path))
+
+    def log(self, text):
+        self._emit(log=str(text))
+
+
+def serve(op):
+    """Run op for each run metalab sends, until stdin ends."""
+    channel = os.fdopen(int(os.environ.get("METALAB_CHANNEL_FD", "3")), "w", encoding="utf-8")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        done = {"done": req["run_id"]}
+        try:
+            op(req["params"], Seeds(req), Capture(channel, req))
+        except Exception as e:  # the run fails; the process serves the next
+            traceback.print_exc()
+            done["error"] = "".join(traceback.format_exception_only(type(e), e)).strip()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        channel.write(json.dumps(done) + "\n")
+        channel.flush()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# hack/bench.sh — measure metalab's own cost: builds hack/bench and prints one
+# table, each figure beside a baseline measured in the same run. A full run
+# takes about ten minutes on 2 cores; --quick about one. See
+# docs/performance.md for the scenarios and the last full run's figures.
+#
+#   bash hack/bench.sh            # full sizes (1,000,000-run sweeps)
+#   bash hack/bench.sh --quick    # smaller sizes, for a check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+go build -o "$bin/bench" ./hack/bench
+echo "== $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) CPUs; $(go version | cut -d' ' -f3)" >&2
+"$bin/bench" "$@"
