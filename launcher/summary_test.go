@@ -1,0 +1,76 @@
+package launcher
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/store"
+)
+
+func rec(a int64, rep int, status store.Status, y float64) *Record {
+	return &Record{
+		RunID: "r", Status: status, Replicate: rep,
+		Params: params.Point{"a": a},
+		Result: capture.Result{Metrics: capture.Metrics{"y": y}},
+	}
+}
+
+func TestSummaryStatistics(t *testing.T) {
+	res := &Results{runs: []*Record{
+		rec(1, 0, store.StatusCompleted, 1),
+		rec(1, 1, store.StatusCompleted, 2),
+		rec(1, 2, store.StatusCompleted, 3),
+		rec(1, 3, store.StatusFailed, 100),           // failed runs are left out
+		rec(2, 0, store.StatusCompleted, 5),          // one value: no spread
+		rec(2, 1, store.StatusCompleted, math.NaN()), // null values are left out
+	}}
+	stats := res.Summary("a")
+	if got, want := len(stats), 2; got != want {
+		t.Fatalf("len(Summary())=%d, want %d: %+v", got, want, stats)
+	}
+	s := stats[0]
+	// mean 2, sample std 1, half-width t(0.975, 2) / sqrt(3) = 4.3027 / 1.7321.
+	half := 4.3027 / math.Sqrt(3)
+	checks := []struct {
+		name      string
+		got, want float64
+	}{
+		{"n", float64(s.N), 3}, {"mean", s.Mean, 2}, {"std", s.Std, 1},
+		{"ci_low", s.CILow, 2 - half}, {"ci_high", s.CIHigh, 2 + half},
+	}
+	for _, c := range checks {
+		if math.Abs(c.got-c.want) > 1e-9 {
+			t.Errorf("group a=1 %s=%v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if s2 := stats[1]; s2.N != 1 || s2.Mean != 5 || !math.IsNaN(s2.Std) {
+		t.Errorf("group a=2: %+v, want n=1 mean=5 std undefined", s2)
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, stats, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "a  metric  n  mean") {
+		t.Errorf("summary table header:\n%s", buf.String())
+	}
+	b, err := stats[1].MarshalJSON()
+	if err != nil || !strings.Contains(string(b), `"std":null`) {
+		t.Errorf("MarshalJSON()=%s, %v; want std null", b, err)
+	}
+}
+
+func TestTQuantile(t *testing.T) {
+	tests := []struct {
+		df   int
+		want float64
+	}{{1, 12.7062}, {2, 4.3027}, {10, 2.2281}, {30, 2.0423}, {40, 2.0211}, {60, 2.0003}, {120, 1.9799}, {1000, 1.9623}}
+	for _, tt := range tests {
+		if got := tQuantile975(tt.df); math.Abs(got-tt.want) > 2e-4 {
+			t.Errorf("tQuantile975(%d)=%.5f, want %.4f", tt.df, got, tt.want)
+		}
+	}
+}
