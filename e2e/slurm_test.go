@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,7 +79,7 @@ func TestSweepOnTwoNodes(t *testing.T) {
 	}
 	os.WriteFile(wrapper, []byte("#!/bin/sh\necho call >> '"+calls+"'\nexec '"+real+"' \"$@\"\n"), 0o755)
 	statusEnv := []string{"METALAB_SQUEUE=" + wrapper}
-	refreshes := 0
+	refreshes, lastCompleted := 0, 0
 	maxRunning := 0
 	nodes := map[string]bool{}
 	waitJobs(t, store, 5*time.Minute, func() {
@@ -90,7 +91,24 @@ func TestSweepOnTwoNodes(t *testing.T) {
 			}
 		}
 		if refreshes < 3 {
-			mustRun(t, statusEnv, bins.metalab, "status", "--store", store, "--json")
+			var st struct {
+				Total, Completed, Failed, Cancelled, Running, Pending int
+				Scheduler                                             *struct{ Jobs int }
+			}
+			out := mustRun(t, statusEnv, bins.metalab, "status", "--store", store, "--json")
+			if err := json.Unmarshal([]byte(out), &st); err != nil {
+				t.Fatalf("status --json: %v\n%s", err, out)
+			}
+			// The store's view: every planned run counted once, completed
+			// never going back, and never more than the store holds.
+			sum := st.Completed + st.Failed + st.Cancelled + st.Running + st.Pending
+			if st.Total != 1000 || sum != 1000 || st.Completed < lastCompleted || st.Completed > len(completedCounts(t, store)) {
+				t.Errorf("status during the sweep: %+v (sum %d, completed before %d)", st, sum, lastCompleted)
+			}
+			if st.Scheduler == nil {
+				t.Errorf("status during the sweep says nothing of the scheduler: %s", out)
+			}
+			lastCompleted = st.Completed
 			refreshes++
 		}
 	})
