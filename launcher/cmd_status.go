@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -41,6 +42,15 @@ type schedulerStatus struct {
 	TasksPending int    `json:"tasks_pending"`
 	TasksRunning int    `json:"tasks_running"`
 	Error        string `json:"error,omitempty"`
+	// Accounting, once no job is left in the queue: how the tasks ended,
+	// from sacct, or a note that the cluster keeps no accounting.
+	Accounting *accountingStatus `json:"accounting,omitempty"`
+}
+
+type accountingStatus struct {
+	Enabled bool           `json:"enabled"`
+	States  map[string]int `json:"task_states,omitempty"` // COMPLETED, FAILED, TIMEOUT, ...
+	Error   string         `json:"error,omitempty"`
 }
 
 func (a *App) cmdStatus() *cli.Command {
@@ -154,7 +164,30 @@ func (a *App) schedulerState(ctx context.Context, dir string) *schedulerStatus {
 		}
 	}
 	ss.Jobs = len(seen)
+	if ss.Jobs == 0 {
+		ss.Accounting = a.accountingState(ctx, ids)
+	}
 	return ss
+}
+
+// accountingState asks sacct, once, how the tasks of jobs that have left
+// the queue ended. Without accounting (no slurmdbd) it says so.
+func (a *App) accountingState(ctx context.Context, ids []string) *accountingStatus {
+	recs, ok, err := a.slurmClient().Accounting(ctx, ids)
+	switch {
+	case err != nil:
+		return &accountingStatus{Enabled: true, Error: err.Error()}
+	case !ok:
+		return &accountingStatus{Enabled: false}
+	}
+	acc := &accountingStatus{Enabled: true, States: map[string]int{}}
+	for _, r := range recs {
+		if r.Step != "" {
+			continue
+		}
+		acc.States[string(r.State)] += max(len(r.ArrayTasks), 1)
+	}
+	return acc
 }
 
 func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) error {
@@ -214,6 +247,28 @@ func printStatus(out io.Writer, s storeStatus, asJSON bool) error {
 			fmt.Fprintf(out, "scheduler: %d jobs in the queue, %d array tasks running, %d pending\n",
 				sc.Jobs, sc.TasksRunning, sc.TasksPending)
 		}
+		if acc := sc.Accounting; acc != nil {
+			switch {
+			case !acc.Enabled:
+				fmt.Fprintln(out, "accounting: disabled on this cluster (no sacct); how tasks ended is known only from the store")
+			case acc.Error != "":
+				fmt.Fprintf(out, "accounting: not reachable (%s)\n", firstLine(acc.Error))
+			default:
+				var parts []string
+				for _, k := range sortedKeys(boolKeys(acc.States)) {
+					parts = append(parts, fmt.Sprintf("%d %s", acc.States[k], strings.ToLower(k)))
+				}
+				fmt.Fprintf(out, "accounting: tasks %s\n", strings.Join(parts, ", "))
+			}
+		}
 	}
 	return nil
+}
+
+func boolKeys(m map[string]int) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
