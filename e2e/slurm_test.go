@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/metalab-hpc/metalab/internal/testexp"
 )
 
 // opScript is the operation of the test sweeps: it notes each execution in
@@ -21,36 +23,11 @@ sleep "${SLEEP:-0}"
 echo "{\"metric\": \"y\", \"value\": $((METALAB_PARAM_X * 3 + METALAB_REPLICATE))}" >> "$METALAB_CAPTURE"
 `
 
-// writeSweep writes an experiment of points x values times replicates runs,
-// with the given [slurm] table, and returns its path.
+// writeSweep writes an experiment of points x values times replicates runs
+// of opScript, with the given [slurm] table, and returns its path.
 func writeSweep(t *testing.T, dir, name string, points, replicates int, slurmTable string) string {
-	t.Helper()
-	xs := make([]string, points)
-	for i := range xs {
-		xs[i] = fmt.Sprint(i)
-	}
-	toml := fmt.Sprintf(`name = %q
-version = "1"
-command = ["sh", "op.sh"]
-
-[params.grid]
-x = [%s]
-
-[seeds]
-base = 7
-replicates = %d
-
-[slurm]
-%s
-`, name, strings.Join(xs, ", "), replicates, slurmTable)
-	if err := os.WriteFile(filepath.Join(dir, "op.sh"), []byte(opScript), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".toml")
-	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testexp.Write(t, dir, testexp.Spec{Name: name, Op: opScript, Points: points, Replicates: replicates,
+		SeedBase: 7, Tail: "[slurm]\n" + slurmTable})
 }
 
 // TestSweepOnTwoNodes: 1,000 runs in 25 array tasks over both nodes; collect

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/metalab-hpc/metalab/expfile"
+	"github.com/metalab-hpc/metalab/internal/testexp"
 	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -71,34 +72,11 @@ func TestMain(m *testing.M) {
 }
 
 // writeExperiment writes op.sh and NAME.toml into dir: a grid of points
-// values of x times replicates runs whose operation is op.sh, and returns
-// the experiment file's path.
+// values of x times replicates runs whose operation is op, and returns the
+// experiment file's path.
 func writeExperiment(t *testing.T, dir, name, op string, points, replicates int, extra string) string {
-	t.Helper()
-	xs := make([]string, points)
-	for i := range xs {
-		xs[i] = fmt.Sprint(i)
-	}
-	toml := fmt.Sprintf(`name = %q
-version = "1"
-command = ["sh", "op.sh"]
-%s
-
-[params.grid]
-x = [%s]
-
-[seeds]
-base = 11
-replicates = %d
-`, name, extra, strings.Join(xs, ", "), replicates)
-	if err := os.WriteFile(filepath.Join(dir, "op.sh"), []byte(op), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".toml")
-	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testexp.Write(t, dir, testexp.Spec{Name: name, Op: op, Points: points, Replicates: replicates,
+		SeedBase: 11, Top: extra})
 }
 
 // planIDs loads the experiment file and returns its run IDs with the
