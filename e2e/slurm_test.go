@@ -273,11 +273,26 @@ func TestGoExperimentOnCluster(t *testing.T) {
 	needCluster(t)
 	dir := sharedDir(t)
 	store := filepath.Join(dir, "store")
-	out := mustRun(t, nil, bins.goexp, "submit", "--store", store, "go_pi")
-	if !strings.Contains(out, "20 to submit") {
+	out := mustRun(t, nil, bins.goexp, "submit", "--store", store, "--collect", "go_pi")
+	if !strings.Contains(out, "20 to submit") || !strings.Contains(out, "submitted collect: job") {
 		t.Fatalf("submit:\n%s", out)
 	}
 	waitJobs(t, store, 3*time.Minute, nil)
+	// The collect job runs after the arrays (afterany) and writes its report
+	// to the store's SLURM logs.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		logs, _ := filepath.Glob(filepath.Join(store, "logs", "slurm", "go_pi-collect-*.out"))
+		if len(logs) == 1 {
+			if b, _ := os.ReadFile(logs[0]); strings.Contains(string(b), "20 runs (20 completed") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the collect job wrote no report: %v", logs)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	out = mustRun(t, nil, bins.goexp, "collect", "--store", store)
 	if !strings.Contains(out, "20 runs (20 completed") {
 		t.Fatalf("collect:\n%s", out)
