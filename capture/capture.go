@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -73,6 +74,10 @@ func (m Metrics) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads null as NaN.
 func (m *Metrics) UnmarshalJSON(b []byte) error {
+	if fast, ok := decodeMetrics(b); ok {
+		*m = fast
+		return nil
+	}
 	var in map[string]*float64
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
@@ -86,6 +91,59 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// decodeMetrics decodes the common form of metrics, an object of numbers
+// and nulls with plain names, as UnmarshalJSON would, several times faster
+// (reading a million records decodes a million of them). ok is false for
+// anything else, which UnmarshalJSON then decodes in full.
+func decodeMetrics(b []byte) (Metrics, bool) {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, false
+	}
+	m := make(Metrics, 2)
+	b = b[1 : len(b)-1]
+	for len(b) > 0 {
+		if b[0] != '"' {
+			return nil, false
+		}
+		end := 1
+		for end < len(b) && b[end] != '"' {
+			if c := b[end]; c == '\\' || c < 0x20 || c >= 0x80 {
+				return nil, false
+			}
+			end++
+		}
+		if end+1 >= len(b) || b[end+1] != ':' {
+			return nil, false
+		}
+		name := string(b[1:end])
+		b = b[end+2:]
+		n := 0
+		for n < len(b) && b[n] != ',' {
+			n++
+		}
+		switch v := string(b[:n]); {
+		case v == "null":
+			m[name] = math.NaN()
+		case v != "" && (v[0] == '-' || '0' <= v[0] && v[0] <= '9') && !strings.ContainsAny(v, "_xXpPiInN"):
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, false
+			}
+			m[name] = f
+		default:
+			return nil, false
+		}
+		if n < len(b) {
+			n++ // the comma
+			if n == len(b) {
+				return nil, false
+			}
+		}
+		b = b[n:]
+	}
+	return m, true
 }
 
 // Point is one value of a stepped series.

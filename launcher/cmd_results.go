@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"context"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -27,6 +28,9 @@ func (a *App) cmdResults() *cli.Command {
 			"metric (a clash gets a param_/metric_ prefix), then started, ended, duration_s, error.\n" +
 			"csv opens in pandas as is; jsonl and json hold the full records (data, series,\n" +
 			"artifacts, logs).\n\n" +
+			"Order: table and json sort the runs by params, then replicate. csv and jsonl\n" +
+			"stream the store without holding it in memory, in the store's record order (by\n" +
+			"segment, then position in it), which is the same from one call to the next.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab results --store runs/pi\n" +
 			"   metalab results --store runs/pi --format csv --output results.csv\n" +
@@ -65,6 +69,22 @@ func (a *App) runResults(opts resultsOptions, out io.Writer) error {
 			return usageErr("use completed, failed, cancelled or running", "unknown --status %q", s)
 		}
 		statuses = append(statuses, st)
+	}
+	if stream := map[string]func(*store.Store, []store.Status, io.Writer) error{
+		"csv": streamCSV, "jsonl": streamJSONL,
+	}[opts.Format]; stream != nil {
+		st, err := store.OpenExisting(opts.Store)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if _, err := st.Collect(context.Background()); err != nil {
+			return err
+		}
+		if opts.Output == "" || opts.Output == "-" {
+			return stream(st, statuses, out)
+		}
+		return writeFileAtomic(opts.Output, func(w io.Writer) error { return stream(st, statuses, w) })
 	}
 	res, err := LoadResults(opts.Store)
 	if err != nil {

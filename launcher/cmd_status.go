@@ -100,25 +100,13 @@ func readStoreStatus(ctx context.Context, dir string) (storeStatus, error) {
 		_ = json.Unmarshal(m.Spec, &spec)
 		s.Total = spec.Runs
 	}
-	if _, err := st.Collect(ctx); err != nil {
-		return s, err
-	}
-	statuses, err := st.Statuses()
+	// Collect counts the runs by status in SQL; a Collect that finds
+	// nothing new reuses the counts of the last one.
+	rep, err := st.Collect(ctx)
 	if err != nil {
 		return s, err
 	}
-	for _, v := range statuses {
-		switch v {
-		case store.StatusCompleted:
-			s.Completed++
-		case store.StatusFailed:
-			s.Failed++
-		case store.StatusCancelled:
-			s.Cancelled++
-		case store.StatusRunning:
-			s.Running++
-		}
-	}
+	s.Completed, s.Failed, s.Cancelled, s.Running = rep.Completed, rep.Failed, rep.Cancelled, rep.Running
 	known := s.Completed + s.Failed + s.Cancelled + s.Running
 	if s.Total < known {
 		s.Total = known

@@ -150,13 +150,19 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 		return "", err
 	}
 	recorder := capture.NewRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
+	// A child logger per run costs an allocation and a copy of the
+	// context; a disabled logger (a quiet sweep) needs none.
+	logger := x.log
+	if logger.GetLevel() != zerolog.Disabled {
+		logger = x.log.With().Str(fieldRunID, spec.ID).Logger()
+	}
 	rt := &Runtime{
 		RunID:    spec.ID,
 		Params:   spec.Params,
 		Seeds:    spec.Seeds,
 		Capture:  recorder,
 		Context:  x.opctx,
-		Logger:   x.log.With().Str(fieldRunID, spec.ID).Logger(),
+		Logger:   logger,
 		Slot:     slot,
 		Writer:   x.w.Name(),
 		rec:      recorder,

@@ -44,6 +44,12 @@ func columns(runs []*Record) []column {
 			mset[k] = true
 		}
 	}
+	return columnsOf(pset, mset)
+}
+
+// columnsOf lists the export columns of runs with the given param and
+// metric names.
+func columnsOf(pset, mset map[string]bool) []column {
 	fixed := map[string]bool{}
 	for _, c := range append(append([]string{}, leadColumns...), trailColumns...) {
 		fixed[c] = true

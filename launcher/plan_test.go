@@ -1,10 +1,12 @@
 package launcher
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
 )
@@ -138,6 +140,33 @@ func TestOpSignatures(t *testing.T) {
 	for _, fn := range bad {
 		if _, err := newReflectOp(fn); err == nil {
 			t.Errorf("newReflectOp(%T) accepted a bad signature", fn)
+		}
+	}
+}
+
+// TestPlanKeyMatchesRunID checks the run IDs a grid plan computes without
+// points against those of At.
+func TestPlanKeyMatchesRunID(t *testing.T) {
+	grids := []params.Grid{
+		{"x": {1, 2, 3}, "lr": {0.001, 1.0, -0.0}, "model": {"a", "ü\"<", nil}},
+		{"nested": {[]any{1, "a"}, map[string]any{"k": []any{true, false}}}, "b": {int64(7)}},
+		{},
+		{"only": {"one"}},
+	}
+	for n, g := range grids {
+		exp := Experiment{Name: "e", Version: "v", Operation: Op(func(params.Point, capture.Capture) {}),
+			Params: g, Seeds: seeds.New(-5, 3), Context: map[string]any{"c": 1}}
+		p, err := NewPlan(&exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for i := range p.Len() {
+			var k runKey
+			k, buf = p.key(i, buf)
+			if got, want := hex.EncodeToString(k[:]), p.At(i).ID; got != want {
+				t.Fatalf("grid %d: key(%d)=%s, want At(%d).ID=%s", n, i, got, i, want)
+			}
 		}
 	}
 }

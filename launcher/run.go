@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -259,47 +260,67 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 // completedRuns tells which runs the store has as completed. A local sweep
 // merges the store's indexes first; a SLURM worker asks the indexes about
 // its own runs only.
-func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates []int, worker bool) (func(id string) bool, error) {
+func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates []int, worker bool) (func(runKey) bool, error) {
+	done := make(map[runKey]struct{})
 	if !worker {
 		if _, err := st.Collect(ctx); err != nil {
 			return nil, err
 		}
-		statuses, err := st.Statuses()
+		err := st.CompletedIDs(func(id []byte) {
+			if k, ok := keyOf(string(id)); ok {
+				done[k] = struct{}{}
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
-		return func(id string) bool { return statuses[id] == store.StatusCompleted }, nil
+	} else {
+		ids := make([]string, len(candidates))
+		for k, i := range candidates {
+			ids[k] = plan.At(i).ID
+		}
+		among, err := st.CompletedAmong(ids)
+		if err != nil {
+			return nil, err
+		}
+		for id := range among {
+			if k, ok := keyOf(id); ok {
+				done[k] = struct{}{}
+			}
+		}
 	}
-	ids := make([]string, len(candidates))
-	for k, i := range candidates {
-		ids[k] = plan.At(i).ID
-	}
-	done, err := st.CompletedAmong(ids)
-	if err != nil {
-		return nil, err
-	}
-	return func(id string) bool { return done[id] }, nil
+	return func(k runKey) bool { _, ok := done[k]; return ok }, nil
 }
 
 // pendingRuns lists the plan indexes to execute: those of candidates (all of
 // the plan when nil) that are not completed in the store, each run ID once.
-func pendingRuns(plan *Plan, candidates []int, completed func(id string) bool) (todo []int, total, skipped, dups int) {
+func pendingRuns(plan *Plan, candidates []int, completed func(runKey) bool) (todo []int, total, skipped, dups int) {
 	n := plan.Len()
 	if candidates != nil {
 		n = len(candidates)
 	}
-	seen := make(map[string]struct{}, n)
+	// A validated grid has no two equal points, so its run IDs need no
+	// dedup; a million-entry set of them cost a third of planning.
+	_, grid := plan.src.(params.Grid)
+	var seen map[runKey]struct{}
+	if !grid || candidates != nil {
+		seen = make(map[runKey]struct{}, n)
+	}
+	var buf []byte
 	for k := 0; k < n; k++ {
 		i := k
 		if candidates != nil {
 			i = candidates[k]
 		}
-		id := plan.At(i).ID
-		if _, dup := seen[id]; dup {
-			dups++
-			continue
+		var id runKey
+		id, buf = plan.key(i, buf)
+		if seen != nil {
+			if _, dup := seen[id]; dup {
+				dups++
+				continue
+			}
+			seen[id] = struct{}{}
 		}
-		seen[id] = struct{}{}
 		total++
 		if completed(id) {
 			skipped++

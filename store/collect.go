@@ -68,10 +68,21 @@ const scanBatch = 20000
 // concurrent ones are safe but wait for each other's locks.
 func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 	var rep CollectReport
-	db, err := s.storeDB(&rep)
+	// What the last Collect left: while the store index is as it left it,
+	// its check, the merges of unchanged node indexes and the counts can be
+	// skipped. Skipping a merge is always safe, as step 2 reads from the
+	// segments whatever the store index lacks.
+	last := s.readCollectState()
+	start, _ := stampOf(s.path(storeIndex))
+	unchanged := last.Nodes != nil && start == last.Store
+	db, err := s.storeDB(&rep, unchanged)
 	if err != nil {
 		return rep, err
 	}
+	if len(rep.Rebuilt) > 0 {
+		unchanged = false
+	}
+	next := collectState{Nodes: map[string]fileStamp{}}
 	sizes, err := s.segmentSizes()
 	if err != nil {
 		return rep, err
@@ -88,6 +99,7 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 			}
 			rep.Rebuilt = append(rep.Rebuilt, "store")
 			known = map[string]int64{}
+			unchanged = false
 			break
 		}
 	}
@@ -100,6 +112,12 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 	var skipped []string
 	for _, path := range nodes {
 		node := strings.TrimSuffix(filepath.Base(path), indexExt)
+		stamp, ok := stampOf(path)
+		if ok && unchanged && stamp == last.Nodes[node] {
+			merged[node] = true
+			next.Nodes[node] = stamp
+			continue
+		}
 		if err := s.mergeNode(ctx, db, path, sizes, known); err != nil {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
@@ -108,6 +126,9 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 			continue
 		}
 		merged[node] = true
+		if ok {
+			next.Nodes[node] = stamp
+		}
 	}
 	gone, err := forgetNodes(ctx, db, merged)
 	if err != nil {
@@ -140,8 +161,18 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 		}
 	}
 
-	if err := summarise(db, &rep); err != nil {
-		return rep, fmt.Errorf("store: reading index: %w", err)
+	end, ok := stampOf(s.path(storeIndex))
+	if ok && unchanged && end == last.Store {
+		last.Summary.fill(&rep)
+	} else {
+		if err := summarise(db, &rep); err != nil {
+			return rep, fmt.Errorf("store: reading index: %w", err)
+		}
+		// Saved only if no other Collect wrote in between.
+		if again, _ := stampOf(s.path(storeIndex)); ok && again == end {
+			next.Store, next.Summary = end, summaryOf(&rep)
+			s.writeCollectState(next)
+		}
 	}
 	rep.Torn = append(rep.Torn, tails...)
 	slices.SortFunc(rep.Torn, func(a, b Torn) int {
@@ -152,10 +183,16 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 
 // storeDB opens the store index, replacing it by an empty one when it is
 // corrupt or not a metalab index of this schema.
-func (s *Store) storeDB(rep *CollectReport) (*sql.DB, error) {
+//
+// checked says that the index is known to be as the last Collect left it,
+// which checked it: then the check, which reads the whole file, is skipped.
+func (s *Store) storeDB(rep *CollectReport, checked bool) (*sql.DB, error) {
 	path := s.path(storeIndex)
 	db, err := s.index(path)
 	if err == nil {
+		if checked {
+			return db, nil
+		}
 		err = quickCheck(db, "main")
 		if err == nil {
 			return db, nil
@@ -165,6 +202,7 @@ func (s *Store) storeDB(rep *CollectReport) (*sql.DB, error) {
 		return nil, err
 	}
 	s.forget(path)
+	s.forgetCollectState()
 	if err := moveAside(path); err != nil {
 		return nil, err
 	}

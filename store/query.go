@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -53,100 +56,324 @@ func (s *Store) Statuses() (map[string]Status, error) {
 	return out, nil
 }
 
-// location is where a winning record's line is.
-type location struct {
-	segment string
-	off     int64
-	n       int
-	runID   string
-}
-
-// Records calls fn with the winning record of each run ID, as of the last
-// [Store.Collect] (call it first). The order is stable: by segment name, and
-// within a segment by position, which reads each segment once from start to
-// end. fn may keep the record; an error from fn stops Records and is
-// returned.
-func (s *Store) Records(fn func(*Record) error) error {
+// CompletedIDs calls fn with the run ID of each run whose winning record is
+// completed, as of the last [Store.Collect]; id is valid only during the
+// call. It is [Store.Statuses] for a caller that wants only the completed
+// runs of a large store, without a string per run.
+func (s *Store) CompletedIDs(fn func(id []byte)) error {
 	db, err := s.existingStoreDB()
 	if err != nil {
 		return err
 	}
-	// Read the locations first, so that no lock on the index is held while
-	// fn runs.
-	var locs []location
+	// Only the query is retried: once fn has seen IDs, a retry would show
+	// them twice.
+	var rows *sql.Rows
 	err = withRetry(context.Background(), func() error {
-		locs = locs[:0]
+		var err error
+		rows, err = db.Query("SELECT run_id FROM runs WHERE status = 'completed'")
+		return err
+	})
+	if err == nil {
+		defer rows.Close()
+		var id sql.RawBytes
+		for err == nil && rows.Next() {
+			if err = rows.Scan(&id); err == nil {
+				fn(id)
+			}
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("store: reading index: %w", err)
+	}
+	return nil
+}
+
+// location is where a winning record's line is.
+// It holds no pointer, so that a million of them cost the garbage
+// collector nothing.
+type location struct {
+	seg int32 // index into the segment names
+	n   int32
+	off int64
+	id  [8]byte // the run ID, when it is 16 hex digits; see runID
+	odd int32   // else 1 + its index in oddIDs
+}
+
+// locations lists where the winning records are, ordered by segment name
+// and offset, and the segment names. They are read first, so that no lock
+// on the index is held while the caller's function runs.
+func (s *Store) locations() ([]location, []string, []string, error) {
+	db, err := s.existingStoreDB()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var locs []location
+	var segs, oddIDs []string
+	err = withRetry(context.Background(), func() error {
+		locs, segs, oddIDs = locs[:0], segs[:0], oddIDs[:0]
 		rows, err := db.Query(`SELECT segment, "offset", length, run_id FROM runs ORDER BY segment, "offset"`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		var seg, id sql.RawBytes
 		for rows.Next() {
 			var l location
-			if err := rows.Scan(&l.segment, &l.off, &l.n, &l.runID); err != nil {
+			if err := rows.Scan(&seg, &l.off, &l.n, &id); err != nil {
 				return err
 			}
+			if len(id) != 16 || !isLowerHex(id) {
+				oddIDs = append(oddIDs, string(id))
+				l.odd = int32(len(oddIDs))
+			} else {
+				hex.Decode(l.id[:], id)
+			}
+			if len(segs) == 0 || segs[len(segs)-1] != string(seg) {
+				segs = append(segs, string(seg))
+			}
+			l.seg = int32(len(segs) - 1)
 			locs = append(locs, l)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return fmt.Errorf("store: reading index: %w", err)
+		return nil, nil, nil, fmt.Errorf("store: reading index: %w", err)
 	}
+	return locs, segs, oddIDs, nil
+}
+
+func isLowerHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Records calls fn with the winning record of each run ID, as of the last
+// [Store.Collect] (call it first). The order is stable: by segment name, and
+// within a segment by position, which reads each segment once from start to
+// end. Records are decoded on all CPUs, and fn is called from one goroutine
+// at a time, in that order. fn may keep the record; an error from fn stops
+// Records and is returned.
+func (s *Store) Records(fn func(*Record) error) error {
+	sn, err := s.Snapshot()
+	if err != nil {
+		return err
+	}
+	return sn.Records(fn)
+}
+
+// Snapshot locates the winning record of each run ID, as of the last
+// [Store.Collect], for readers that pass over the records more than once
+// (an export finds its columns first): every pass reads the same records,
+// and the index is queried once.
+type Snapshot struct {
+	s      *Store
+	locs   []location
+	segs   []string
+	oddIDs []string
+}
+
+// Snapshot locates the winning records; see [Snapshot].
+func (s *Store) Snapshot() (*Snapshot, error) {
+	locs, segs, oddIDs, err := s.locations()
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{s: s, locs: locs, segs: segs, oddIDs: oddIDs}, nil
+}
+
+// runID is the run ID of the record at l.
+func (sn *Snapshot) runID(l *location) string {
+	if l.odd > 0 {
+		return sn.oddIDs[l.odd-1]
+	}
+	return hex.EncodeToString(l.id[:])
+}
+
+// sameRun reports whether id is the run ID of the record at l.
+func (sn *Snapshot) sameRun(l *location, id string) bool {
+	if l.odd > 0 {
+		return sn.oddIDs[l.odd-1] == id
+	}
+	if len(id) != 16 || !isLowerHex([]byte(id)) {
+		return false
+	}
+	var b [8]byte
+	hex.Decode(b[:], []byte(id))
+	return b == l.id
+}
+
+// Len is the number of records.
+func (sn *Snapshot) Len() int { return len(sn.locs) }
+
+// Records is [Store.Records] over the snapshot's records.
+func (sn *Snapshot) Records(fn func(*Record) error) error {
+	return decodeInOrder(func(emit func(*location, []byte) error) error {
+		return sn.eachLine(emit)
+	}, func(l *location, rec *Record) error {
+		if !sn.sameRun(l, rec.RunID) {
+			return sn.stale(l, "the line is a record of run "+rec.RunID)
+		}
+		return fn(rec)
+	}, sn)
+}
+
+// Lines calls fn with the line (JSON, newline included) of each record, in
+// the order of Records, for a reader that needs only part of each record
+// and decodes that faster itself. The line is valid only during the call.
+// Unlike Records, it does not check that the line decodes.
+func (sn *Snapshot) Lines(fn func(line []byte) error) error {
+	return sn.eachLine(func(_ *location, line []byte) error { return fn(line) })
+}
+
+func (sn *Snapshot) stale(l *location, why string) error {
+	return fmt.Errorf("store: index does not match segment %s at offset %d (run %s): %s\nhint: run collect again",
+		sn.segs[l.seg], l.off, sn.runID(l), why)
+}
+
+// eachLine reads the lines at locs, ordered by segment and offset, and
+// calls fn with each whole line; the line is reused after the call.
+func (sn *Snapshot) eachLine(fn func(*location, []byte) error) error {
+	locs := sn.locs
+	var line []byte
 	for len(locs) > 0 {
 		i := 0
-		for i < len(locs) && locs[i].segment == locs[0].segment {
+		for i < len(locs) && locs[i].seg == locs[0].seg {
 			i++
 		}
-		if err := s.readRecords(locs[:i], fn); err != nil {
-			return err
+		f, err := os.Open(sn.s.segmentPath(sn.segs[locs[0].seg]))
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
 		}
+		br := bufio.NewReaderSize(f, 1<<20)
+		var pos int64
+		for k := range locs[:i] {
+			l := &locs[k]
+			if _, err := br.Discard(int(l.off - pos)); err != nil {
+				f.Close()
+				return sn.stale(l, err.Error())
+			}
+			line = slices.Grow(line[:0], int(l.n))[:l.n]
+			if _, err := io.ReadFull(br, line); err != nil {
+				f.Close()
+				return sn.stale(l, err.Error())
+			}
+			pos = l.off + int64(l.n)
+			if line[l.n-1] != '\n' {
+				f.Close()
+				return sn.stale(l, "not a whole line")
+			}
+			if err := fn(l, line); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		f.Close()
 		locs = locs[i:]
 	}
 	return nil
 }
 
-// readRecords reads the records at locs, all in one segment and in order of
-// their offsets.
-func (s *Store) readRecords(locs []location, fn func(*Record) error) error {
-	name := locs[0].segment
-	f, err := os.Open(s.segmentPath(name))
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var pos int64
-	var line []byte
-	for _, l := range locs {
-		stale := func(why string) error {
-			return fmt.Errorf("store: index does not match segment %s at offset %d (run %s): %s\nhint: run collect again",
-				name, l.off, l.runID, why)
-		}
-		if _, err := br.Discard(int(l.off - pos)); err != nil {
-			return stale(err.Error())
-		}
-		line = slices.Grow(line[:0], l.n)[:l.n]
-		if _, err := io.ReadFull(br, line); err != nil {
-			return stale(err.Error())
-		}
-		pos = l.off + int64(l.n)
-		if line[l.n-1] != '\n' {
-			return stale("not a whole line")
-		}
-		rec, reason := decodeLine(line)
-		if reason != "" {
-			return stale(reason)
-		}
-		if rec.RunID != l.runID {
-			return stale("the line is a record of run " + rec.RunID)
-		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
-	return nil
+// decodeBatch lines are decoded together by one worker of decodeInOrder.
+const decodeBatch = 256
+
+// lineBatch is a batch of lines, and then their records.
+type lineBatch struct {
+	locs []*location
+	buf  []byte
+	ends []int
+	recs []*Record
+	bad  int // index of the first line that is not a record, or -1
+	why  string
+	done chan struct{}
 }
+
+// decodeInOrder decodes the lines that read emits on a worker per CPU and
+// calls fn with each record in the order of the lines.
+func decodeInOrder(read func(emit func(*location, []byte) error) error, fn func(*location, *Record) error, sn *Snapshot) error {
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *lineBatch, workers)
+	order := make(chan *lineBatch, 2*workers)
+	stop := make(chan struct{})
+	for range workers {
+		go func() {
+			for b := range work {
+				b.bad = -1
+				start := 0
+				for i, end := range b.ends {
+					rec, why := decodeLine(b.buf[start:end])
+					if why != "" {
+						b.bad, b.why = i, why
+						break
+					}
+					b.recs = append(b.recs, rec)
+					start = end
+				}
+				close(b.done)
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(work)
+		defer close(order)
+		b := &lineBatch{done: make(chan struct{})}
+		send := func() error {
+			select {
+			case order <- b:
+			case <-stop:
+				return errStopped
+			}
+			work <- b
+			b = &lineBatch{done: make(chan struct{})}
+			return nil
+		}
+		err := read(func(l *location, line []byte) error {
+			b.locs = append(b.locs, l)
+			b.buf = append(b.buf, line...)
+			b.ends = append(b.ends, len(b.buf))
+			if len(b.ends) == decodeBatch {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(b.ends) > 0 {
+			err = send()
+		}
+		readErr <- err
+	}()
+	var err error
+	for b := range order {
+		<-b.done
+		for i, rec := range b.recs {
+			if err = fn(b.locs[i], rec); err != nil {
+				break
+			}
+		}
+		if err == nil && b.bad >= 0 {
+			l := b.locs[b.bad]
+			err = sn.stale(l, b.why)
+		}
+		if err != nil {
+			close(stop)
+			for range order {
+			}
+			break
+		}
+	}
+	if rerr := <-readErr; err == nil && rerr != errStopped {
+		err = rerr
+	}
+	return err
+}
+
+var errStopped = errors.New("stopped")
 
 // FailedAttempts maps each run ID with failed records to their number, as
 // of the last [Store.Collect] (call it first). Each failed attempt of a run

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -260,6 +261,26 @@ func child(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	// METALAB_BENCH_CPUPROFILE=DIR writes DIR/<scenario>.cpu.prof and
+	// DIR/<scenario>.mem.prof of the timed part, for go tool pprof.
+	if prof := os.Getenv("METALAB_BENCH_CPUPROFILE"); prof != "" {
+		f, err := os.Create(filepath.Join(prof, what+".cpu.prof"))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			if m, err := os.Create(filepath.Join(prof, what+".mem.prof")); err == nil {
+				pprof.Lookup("allocs").WriteTo(m, 0)
+				m.Close()
+			}
+		}()
+	}
 	start := time.Now()
 	switch what {
 	case "inproc":

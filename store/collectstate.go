@@ -1,0 +1,97 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"os"
+)
+
+// collectStateFile is where a Collect leaves what lets the next one skip
+// work when little has changed: `metalab status` collects each time, and on
+// a store of a million runs a full pass over unchanged indexes (integrity
+// checks, merges, counts) took seconds. It is a cache: a missing or
+// unreadable one costs only time.
+const collectStateFile = "index/collect-state.json"
+
+// collectState describes the indexes as the last Collect left them.
+type collectState struct {
+	// Store is the store index's stamp when that Collect ended. A store
+	// index with the same stamp has the same content: it passed that
+	// Collect's integrity check, and Summary still describes it.
+	Store fileStamp `json:"store"`
+	// Nodes are the stamps of the node indexes merged, taken before their
+	// merge: a node index with the same stamp has nothing new to merge.
+	Nodes   map[string]fileStamp `json:"nodes"`
+	Summary collectSummary       `json:"summary"`
+}
+
+// collectSummary is the part of a CollectReport that depends on the store
+// index's content only.
+type collectSummary struct {
+	Runs, Completed, Failed, Cancelled, Running, Duplicates int
+	Torn                                                    []Torn
+}
+
+func (c *collectSummary) fill(rep *CollectReport) {
+	rep.Runs, rep.Completed, rep.Failed, rep.Cancelled, rep.Running = c.Runs, c.Completed, c.Failed, c.Cancelled, c.Running
+	rep.Duplicates = c.Duplicates
+	rep.Torn = append(rep.Torn, c.Torn...)
+}
+
+func summaryOf(rep *CollectReport) collectSummary {
+	return collectSummary{Runs: rep.Runs, Completed: rep.Completed, Failed: rep.Failed, Cancelled: rep.Cancelled,
+		Running: rep.Running, Duplicates: rep.Duplicates, Torn: append([]Torn(nil), rep.Torn...)}
+}
+
+// fileStamp identifies the content of a SQLite file in rollback-journal
+// mode without reading it: SQLite increments the file change counter in
+// the header (offset 24) with every transaction that modifies the file, so
+// the counter, with size and modification time, tells whether the file
+// changed. Stamps are only compared for equality; a stamp that differs
+// only costs a full merge or check.
+type fileStamp struct {
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	Counter uint32 `json:"counter"`
+}
+
+// stampOf reads the stamp of the SQLite file at path.
+func stampOf(path string) (fileStamp, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return fileStamp{}, false
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fileStamp{}, false
+	}
+	var head [28]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return fileStamp{}, false
+	}
+	return fileStamp{Size: info.Size(), ModTime: info.ModTime().UnixNano(), Counter: binary.BigEndian.Uint32(head[24:])}, true
+}
+
+// readCollectState returns the state the last Collect left, or the zero
+// state.
+func (s *Store) readCollectState() collectState {
+	var c collectState
+	b, err := os.ReadFile(s.path(collectStateFile))
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return collectState{}
+	}
+	return c
+}
+
+// writeCollectState saves c for the next Collect. A failure is ignored: the
+// next Collect does the full work.
+func (s *Store) writeCollectState(c collectState) {
+	path := s.path(collectStateFile)
+	WriteFileAtomic(path, 0o666, func(w io.Writer) error { return json.NewEncoder(w).Encode(c) })
+}
+
+// forgetCollectState removes the saved state, when the store index is
+// rebuilt.
+func (s *Store) forgetCollectState() { os.Remove(s.path(collectStateFile)) }
