@@ -73,6 +73,14 @@ type Event struct {
 // its kind does not take, or a value of the wrong type is an error that says
 // which.
 func ParseLine(line []byte) (Event, error) {
+	if ev, ok := parseMetricLine(line); ok {
+		return ev, nil
+	}
+	return parseLine(line)
+}
+
+// parseLine is ParseLine without the fast path for metric lines.
+func parseLine(line []byte) (Event, error) {
 	clean, nonFinite := replaceNonFinite(line)
 	dec := json.NewDecoder(bytes.NewReader(clean))
 	dec.UseNumber()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +39,9 @@ type Op struct {
 	spec Spec
 	path string // the program, resolved once so every run runs the same file
 	dir  string // absolute working directory
+
+	mu    sync.Mutex
+	slots map[string]*slot // by store, writer and slot
 }
 
 var _ launcher.Operation = (*Op)(nil)

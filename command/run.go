@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,8 @@ const stderrTailSize = 2048
 //	METALAB_SEED_BASE      the seed plan's base
 //	METALAB_CAPTURE        the file to append capture lines to
 //	METALAB_ARTIFACT_DIR   a directory whose files become the run's artifacts
-//	METALAB_SCRATCH        a private directory, removed after the run
+//	METALAB_SCRATCH        a private directory, emptied after the run (the
+//	                       capture file and artifact directory are in it)
 //	METALAB_STORE          the store directory
 //	METALAB_CONTEXT        the experiment context as one JSON object (files as
 //	                       absolute paths), and METALAB_CONTEXT_<NAME> each entry
@@ -46,13 +48,9 @@ const stderrTailSize = 2048
 // Param values reach the program only through the environment, never
 // through a shell, so quotes, $(...), backticks and newlines arrive exactly.
 func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
-	scratch, err := rt.ScratchDir()
+	sl, err := o.acquire(rt)
 	if err != nil {
 		return fmt.Errorf("scratch directory: %w", err)
-	}
-	writer := rt.Writer
-	if writer == "" {
-		writer = "run"
 	}
 	out, err := o.run(ctx, runInput{
 		runID:    rt.RunID,
@@ -60,10 +58,12 @@ func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
 		seeds:    rt.Seeds,
 		context:  rt.Context,
 		rec:      rt.Recorder(),
-		scratch:  scratch,
+		scratch:  sl.dir,
 		storeDir: rt.StoreDir(),
-		logBase:  filepath.Join("logs", fmt.Sprintf("%s-s%d", writer, rt.Slot)),
+		stdout:   sl.stdout,
+		stderr:   sl.stderr,
 	})
+	o.release(sl)
 	rt.Annotate(out.annotate)
 	if rec := rt.Recorder(); rec != nil {
 		for _, w := range rec.Result().Warnings {
@@ -83,7 +83,9 @@ type runInput struct {
 	rec      *capture.Recorder
 	scratch  string
 	storeDir string
-	logBase  string // relative to storeDir; ".out" and ".err" are appended
+	logBase  string   // relative to storeDir; ".out" and ".err" are appended
+	stdout   *logFile // the slot's open logs; nil: open logBase's
+	stderr   *logFile
 }
 
 // outcome is what the record keeps about how the process ran.
@@ -108,26 +110,33 @@ func (o *Op) run(ctx context.Context, in runInput) (outcome, error) {
 	var out outcome
 	capPath := filepath.Join(in.scratch, "capture.jsonl")
 	artDir := filepath.Join(in.scratch, "artifacts")
-	if err := os.WriteFile(capPath, nil, 0o644); err != nil {
+	// A slot's scratch directory holds both from its last run, emptied.
+	capFile, err := os.OpenFile(capPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
 		return out, err
 	}
-	if err := os.MkdirAll(artDir, 0o755); err != nil {
+	capFile.Close()
+	if err := os.Mkdir(artDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return out, err
 	}
 	env, err := o.environ(in, capPath, artDir)
 	if err != nil {
 		return out, err
 	}
-	stdout, err := openLog(in.storeDir, in.logBase+".out")
-	if err != nil {
-		return out, err
+	stdout, stderr := in.stdout, in.stderr
+	if stdout == nil {
+		if stdout, err = openLog(in.storeDir, in.logBase+".out"); err != nil {
+			return out, err
+		}
+		defer stdout.close()
+		if stderr, err = openLog(in.storeDir, in.logBase+".err"); err != nil {
+			return out, err
+		}
+		defer stderr.close()
 	}
-	defer stdout.close()
-	stderr, err := openLog(in.storeDir, in.logBase+".err")
-	if err != nil {
-		return out, err
-	}
-	defer stderr.close()
+	// The slot's next run writes after this one.
+	defer stdout.next()
+	defer stderr.next()
 
 	cmd := exec.CommandContext(ctx, o.path, o.spec.Argv[1:]...)
 	cmd.Args[0] = o.spec.Argv[0]
@@ -151,10 +160,15 @@ func (o *Op) run(ctx context.Context, in runInput) (outcome, error) {
 
 	out.stdout = stdout.ref()
 	out.stderr = stderr.ref()
-	out.stderrTail = stderr.tail(stderrTailSize)
-	if f, err := os.Open(capPath); err == nil {
-		if err := in.rec.ApplyLines(f, o.dir); err != nil {
-			in.rec.Fail(fmt.Errorf("reading $METALAB_CAPTURE: %w", err))
+	if out.stderr != nil && out.stderr.Length > 0 {
+		out.stderrTail = stderr.tail(stderrTailSize)
+	}
+	if f, err := os.OpenFile(capPath, os.O_RDWR, 0); err == nil {
+		if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+			if err := in.rec.ApplyLines(f, o.dir); err != nil {
+				in.rec.Fail(fmt.Errorf("reading $METALAB_CAPTURE: %w", err))
+			}
+			f.Truncate(0) // empty for the slot's next run
 		}
 		f.Close()
 	}
@@ -207,6 +221,10 @@ func collectArtifacts(rec *capture.Recorder, dir string) {
 		}
 		rec.ArtifactFile(e.Name(), filepath.Join(dir, e.Name()), "")
 	}
+	// Empty for the slot's next run.
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 // logFile is one run's view of a per-slot log: where its output starts.
@@ -214,6 +232,7 @@ type logFile struct {
 	f     *os.File
 	rel   string
 	start int64
+	end   int64 // the size ref saw last; -1: none since next
 }
 
 func openLog(storeDir, rel string) (*logFile, error) {
@@ -230,7 +249,7 @@ func openLog(storeDir, rel string) (*logFile, error) {
 		f.Close()
 		return nil, err
 	}
-	return &logFile{f: f, rel: filepath.ToSlash(rel), start: fi.Size()}, nil
+	return &logFile{f: f, rel: filepath.ToSlash(rel), start: fi.Size(), end: -1}, nil
 }
 
 // ref is the byte range the run wrote. One slot runs one run at a time, so
@@ -240,6 +259,7 @@ func (l *logFile) ref() *store.LogRef {
 	if err != nil {
 		return nil
 	}
+	l.end = fi.Size()
 	return &store.LogRef{File: l.rel, Offset: l.start, Length: fi.Size() - l.start}
 }
 
@@ -266,6 +286,19 @@ func (l *logFile) tail(n int64) string {
 }
 
 func (l *logFile) close() { l.f.Close() }
+
+// next moves start past what the last run wrote, for the slot's next run.
+func (l *logFile) next() {
+	if l.end < 0 {
+		if fi, err := l.f.Stat(); err == nil {
+			l.end = fi.Size()
+		}
+	}
+	if l.end >= 0 {
+		l.start = l.end
+	}
+	l.end = -1
+}
 
 // lastLine is the last non-blank line of s: for a Python traceback, the
 // exception.

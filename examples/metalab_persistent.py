@@ -68,13 +68,16 @@ def serve(op):
         if not line.strip():
             continue
         req = json.loads(line)
-        done = {"done": req["run_id"]}
+        # As json.dumps({"done": ID}) writes it, which metalab recognises
+        # without decoding it.
+        done = '{"done": ' + json.dumps(req["run_id"]) + "}\n"
         try:
             op(req["params"], Seeds(req), Capture(channel, req))
         except Exception as e:  # the run fails; the process serves the next
             traceback.print_exc()
-            done["error"] = "".join(traceback.format_exception_only(type(e), e)).strip()
+            error = "".join(traceback.format_exception_only(type(e), e)).strip()
+            done = json.dumps({"done": req["run_id"], "error": error}) + "\n"
         sys.stdout.flush()
         sys.stderr.flush()
-        channel.write(json.dumps(done) + "\n")
+        channel.write(done)
         channel.flush()

@@ -29,7 +29,7 @@ echo "{\"metric\": \"y\", \"value\": $((METALAB_PARAM_X * 3 + METALAB_REPLICATE)
 func TestCrashResume(t *testing.T) {
 	bin := buildMetalab(t)
 	const (
-		points, replicates = 1000, 4
+		points, replicates = 2000, 4
 		wantKills          = 40
 	)
 	dir := t.TempDir()

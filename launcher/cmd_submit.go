@@ -127,7 +127,8 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 	if err != nil {
 		return err
 	}
-	todo, total, skipped, _ := pendingRuns(plan, opts.only, completed)
+	pending, total, skipped, _ := pendingRuns(plan, opts.only, completed)
+	todo := pending.slice()
 	if len(todo) == 0 {
 		fmt.Fprintf(out, "nothing to submit: all %d runs are already completed in %s\n", total, storeDir)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -31,6 +32,9 @@ type executor struct {
 	opctx   Context
 	h       *Handle
 	env     slurmEnv
+	// noStaleArtifacts: the store had no artifacts when the sweep started,
+	// so a run's first attempt finds no earlier attempt's temporary files.
+	noStaleArtifacts bool
 
 	errOnce sync.Once
 	err     error // first store error; it stops the sweep
@@ -57,6 +61,17 @@ func readSlurmEnv() slurmEnv {
 	return e
 }
 
+// emptyDir reports whether dir holds nothing (or does not exist).
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return err == io.EOF
+}
+
 func shortHostname() string {
 	h, err := os.Hostname()
 	if err != nil {
@@ -70,7 +85,7 @@ func shortHostname() string {
 
 // run executes todo until done, cancelled, or a store error. From stopAt on
 // (if set) it starts no new run.
-func (x *executor) run(ctx context.Context, todo []int, stopAt time.Time) error {
+func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	dispatchCtx := ctx
@@ -93,17 +108,17 @@ func (x *executor) run(ctx context.Context, todo []int, stopAt time.Time) error 
 			}
 		}()
 	}
-dispatch:
-	for _, i := range todo {
+	todo.each(func(i int) bool {
 		select {
 		case <-dispatchCtx.Done():
 			if ctx.Err() == nil {
 				x.log.Warn().Time("stop_at", stopAt).Msg("near the time limit: starting no more runs")
 			}
-			break dispatch
+			return false
 		case jobs <- i:
+			return true
 		}
-	}
+	})
 	close(jobs)
 	wg.Wait()
 	// An operation that keeps processes between runs (a persistent
@@ -149,7 +164,12 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 	if err := x.w.Append(rec); err != nil {
 		return "", err
 	}
-	recorder := capture.NewRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
+	var recorder *capture.Recorder
+	if attempt == 0 && x.noStaleArtifacts {
+		recorder = capture.NewFreshRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
+	} else {
+		recorder = capture.NewRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
+	}
 	// A child logger per run costs an allocation and a copy of the
 	// context; a disabled logger (a quiet sweep) needs none.
 	logger := x.log

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -204,6 +205,8 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		return fail(err)
 	}
 	todo, total, skipped, dups := pendingRuns(plan, candidates, completed)
+	// The plan's grid encoding served the dedup pass; the runs need At.
+	plan.dropIDs()
 	if dups > 0 {
 		log.Warn().Int("duplicates", dups).Msg("the param source produced identical points; each runs once")
 	}
@@ -216,7 +219,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	h := &Handle{
 		total:    total,
 		skipped:  skipped,
-		queued:   len(todo),
+		queued:   todo.Len(),
 		storeDir: st.Dir(),
 		cancel:   cancel,
 		done:     make(chan struct{}),
@@ -224,15 +227,17 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	x := &executor{
 		exp: exp, plan: plan, st: st, w: w, workers: o.Workers,
 		log: log, now: o.now, opctx: opctx, h: h, env: readSlurmEnv(),
+		// The parent of every run's artifact directory.
+		noStaleArtifacts: emptyDir(filepath.Dir(st.ArtifactDir("0000000000000000"))),
 	}
 	prog := newProgress(o, h)
 	go func() {
 		defer close(h.done)
 		defer cancel()
-		log.Info().Int("runs", total).Int("skipped", skipped).Int("to_run", len(todo)).
+		log.Info().Int("runs", total).Int("skipped", skipped).Int("to_run", todo.Len()).
 			Int("workers", o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
 		prog.start()
-		runErr := x.run(ctx, todo, o.StopDispatchAt)
+		runErr := x.run(ctx, &todo, o.StopDispatchAt)
 		prog.stop()
 		if err := w.Close(); err != nil && runErr == nil {
 			runErr = err
@@ -246,7 +251,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		if cerr := st.Close(); cerr != nil && runErr == nil {
 			runErr = cerr
 		}
-		if runErr == nil && ctx.Err() != nil && h.Status().Done() < len(todo) {
+		if runErr == nil && ctx.Err() != nil && h.Status().Done() < todo.Len() {
 			runErr = fmt.Errorf("sweep cancelled: %w", context.Cause(ctx))
 		}
 		h.res, h.err = res, runErr
@@ -260,7 +265,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 // completedRuns tells which runs the store has as completed. A local sweep
 // merges the store's indexes first; a SLURM worker asks the indexes about
 // its own runs only.
-func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates []int, worker bool) (func(runKey) bool, error) {
+func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates []int, worker bool) (completedSet, error) {
 	done := make(map[runKey]struct{})
 	if !worker {
 		if _, err := st.Collect(ctx); err != nil {
@@ -289,22 +294,34 @@ func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates 
 			}
 		}
 	}
-	return func(k runKey) bool { _, ok := done[k]; return ok }, nil
+	return done, nil
 }
+
+// completedSet holds the run IDs the store has as completed.
+type completedSet map[runKey]struct{}
+
+func (c completedSet) has(k runKey) bool { _, ok := c[k]; return ok }
 
 // pendingRuns lists the plan indexes to execute: those of candidates (all of
 // the plan when nil) that are not completed in the store, each run ID once.
-func pendingRuns(plan *Plan, candidates []int, completed func(runKey) bool) (todo []int, total, skipped, dups int) {
+func pendingRuns(plan *Plan, candidates []int, completed completedSet) (todo runList, total, skipped, dups int) {
 	n := plan.Len()
 	if candidates != nil {
 		n = len(candidates)
 	}
 	// A validated grid has no two equal points, so its run IDs need no
-	// dedup; a million-entry set of them cost a third of planning.
+	// dedup; a million-entry set of them cost a third of planning. Into a
+	// store with nothing completed, it runs whole, and no ID is needed.
 	_, grid := plan.src.(params.Grid)
+	if grid && candidates == nil && len(completed) == 0 {
+		return runList{n: n, len: n}, n, 0, 0
+	}
 	var seen map[runKey]struct{}
 	if !grid || candidates != nil {
 		seen = make(map[runKey]struct{}, n)
+	}
+	if candidates == nil {
+		todo = runList{n: n, skip: make([]uint64, (n+63)/64)}
 	}
 	var buf []byte
 	for k := 0; k < n; k++ {
@@ -317,18 +334,72 @@ func pendingRuns(plan *Plan, candidates []int, completed func(runKey) bool) (tod
 		if seen != nil {
 			if _, dup := seen[id]; dup {
 				dups++
+				todo.skipIndex(i)
 				continue
 			}
 			seen[id] = struct{}{}
 		}
 		total++
-		if completed(id) {
+		if completed.has(id) {
 			skipped++
+			todo.skipIndex(i)
 			continue
 		}
-		todo = append(todo, i)
+		if candidates != nil {
+			todo.idx = append(todo.idx, i)
+		}
+		todo.len++
 	}
 	return todo, total, skipped, dups
+}
+
+// runList is the plan indexes a sweep executes, in order: those of a
+// selection, or all of the plan but those marked in a bitset. The bitset
+// costs a bit a run where a list of a whole plan's indexes cost 8 bytes.
+type runList struct {
+	idx  []int    // the indexes, for a selection
+	n    int      // else the plan's length,
+	skip []uint64 // and the indexes not to run (nil: none)
+	len  int
+}
+
+// Len is the number of runs in the list.
+func (l *runList) Len() int { return l.len }
+
+func (l *runList) skipIndex(i int) {
+	if l.skip != nil {
+		l.skip[i/64] |= 1 << (i % 64)
+	}
+}
+
+// each calls fn with each index in order, until fn returns false.
+func (l *runList) each(fn func(i int) bool) {
+	if l.idx != nil || l.n == 0 {
+		for _, i := range l.idx {
+			if !fn(i) {
+				return
+			}
+		}
+		return
+	}
+	for i := 0; i < l.n; i++ {
+		if l.skip != nil && l.skip[i/64]&(1<<(i%64)) != 0 {
+			continue
+		}
+		if !fn(i) {
+			return
+		}
+	}
+}
+
+// slice returns the indexes as a slice.
+func (l *runList) slice() []int {
+	if l.idx != nil {
+		return l.idx
+	}
+	out := make([]int, 0, l.len)
+	l.each(func(i int) bool { out = append(out, i); return true })
+	return out
 }
 
 // ErrRunsFailed is returned by [Handle.Result] callers' helpers such as

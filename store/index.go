@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -204,6 +205,12 @@ type indexRow struct {
 // rows it writes with seq.
 func upsertRows(tx *sql.Tx, segment string, rows []indexRow, seq int64) error {
 	win := winners(rows)
+	// Run IDs are hashes: upserted in the order of the records, each row
+	// lands on another page of the run_id B-tree, and SQLite reads and
+	// journals every one of them. In ID order, neighbours share pages (the
+	// index updates of a million-run sweep took 6.5 s of CPU, now 4.6 s).
+	// Each ID is in win once, so the order does not change the outcome.
+	slices.SortFunc(win, func(a, b int) int { return strings.Compare(rows[a].runID, rows[b].runID) })
 	err := execBatched(tx, upsertRunSQL, len(win), func(args []any, i int) []any {
 		r := &rows[win[i]]
 		return append(args, r.runID, string(r.status), r.status.Rank(), r.at, segment, r.off, r.n, seq)

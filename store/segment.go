@@ -32,11 +32,20 @@ var ErrWriterClosed = errors.New("store: writer is closed")
 const (
 	defaultFlushInterval = 100 * time.Millisecond
 	// kickSize of buffered lines starts a group commit before the window
-	// ends, which bounds the memory a fast producer uses.
+	// ends.
 	kickSize = 4 << 20
+	// maxBuffered of buffered lines make Append wait for the commit in
+	// progress to end. Without it, producers that outrun the disk or the
+	// node index (whose updates slow down as it grows) buffered without
+	// bound: a sweep of a million trivial runs peaked at 1.1 GiB.
+	maxBuffered = 4 * kickSize
 	// maxUnindexed rows are kept for retrying a failing node index; past
 	// that they are dropped and Collect reads them from the segment.
 	maxUnindexed = 1 << 20
+	// maxIndexLag rows committed but not yet indexed make a commit update
+	// the node index itself, so that the backlog, and memory, stay bounded
+	// when the index cannot keep up.
+	maxIndexLag = 1 << 18
 )
 
 // Writer appends records to one segment of its own and indexes them in its
@@ -45,6 +54,9 @@ const (
 // Durability comes in group commits: [Writer.Append] only buffers, and the
 // records appended before a commit are on disk when it returns. A commit
 // runs every FlushInterval, and on [Writer.Flush] and [Writer.Close].
+// The node index is updated after each commit by a goroutine of its own,
+// so that a slow index update (a large index on a slow disk) does not
+// delay the next commit; Flush and Close return once it is up to date.
 //
 // When writing or fsyncing the segment fails (a full disk, say), the Writer
 // truncates away what it may have written of the failed commit and stops:
@@ -68,18 +80,27 @@ type Writer struct {
 	err    error      // the segment failed; sticky
 	idxErr error
 	closed bool
+	// swapped is signalled when a commit takes the buffer, or the Writer
+	// stops, for appenders waiting on maxBuffered.
+	swapped sync.Cond
 
 	commitMu  sync.Mutex // serialises commits; guards the fields below
 	f         segmentFile
 	size      int64 // bytes of the segment written and fsynced
 	spare     []byte
 	spareRows []indexRow
+
+	idxMu     sync.Mutex // serialises index updates; guards the fields below
+	lagMu     sync.Mutex // guards unindexed and covered, also taken by commit
 	unindexed []indexRow // durable, not yet in the node index
+	covered   int64      // the segment size up to which unindexed goes
 	pending   int64      // offset from which unindexed covers the segment
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	kick    chan struct{}
+	idxKick chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	idxDone chan struct{}
 }
 
 // segmentFile is the part of *os.File a Writer uses; tests substitute a
@@ -135,15 +156,19 @@ func (s *Store) NewWriter(o WriterOptions) (*Writer, error) {
 		interval:  interval,
 		f:         f,
 		kick:      make(chan struct{}, 1),
+		idxKick:   make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		idxDone:   make(chan struct{}),
 	}
+	w.swapped.L = &w.mu
 	// Open (and create) the node index now, so that a problem with it shows
 	// early; it is not fatal.
 	if _, err := s.index(w.indexPath); err != nil {
 		w.idxErr = err
 	}
 	go w.loop()
+	go w.indexLoop()
 	return w, nil
 }
 
@@ -177,10 +202,12 @@ func (s *Store) createSegment(name string) (*os.File, string, error) {
 // the Writer puts into each record it appends.
 func (w *Writer) Name() string { return w.name }
 
-// lineEncoder encodes a record into a reusable buffer.
+// lineEncoder encodes a record into a reusable buffer: line for
+// appendRecord, buf for encoding/json when appendRecord declines.
 type lineEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
+	line []byte
+	buf  bytes.Buffer
+	enc  *json.Encoder
 }
 
 var encoders = sync.Pool{New: func() any {
@@ -206,17 +233,28 @@ func (w *Writer) Append(r *Record) error {
 		r.Writer = w.name
 	}
 	e := encoders.Get().(*lineEncoder)
-	e.buf.Reset()
-	// Encode ends the line with '\n'; no newline can occur inside it, as
-	// JSON strings escape theirs and embedded raw JSON is compacted.
-	if err := e.enc.Encode(r); err != nil {
-		encoders.Put(e)
-		return fmt.Errorf("store: encoding record %s: %w", r.RunID, err)
+	// Both encodings end the line with '\n'; no newline can occur inside
+	// it, as JSON strings escape theirs and embedded raw JSON is compacted.
+	line, ok := appendRecord(e.line[:0], r)
+	e.line = line
+	if !ok {
+		e.buf.Reset()
+		if err := e.enc.Encode(r); err != nil {
+			encoders.Put(e)
+			return fmt.Errorf("store: encoding record %s: %w", r.RunID, err)
+		}
+		line = e.buf.Bytes()
 	}
-	line := e.buf.Bytes()
 	row := indexRow{runID: r.RunID, status: r.Status, at: unixNanos(r.When()), n: len(line)}
 
 	w.mu.Lock()
+	for len(w.buf) >= maxBuffered && w.err == nil && !w.closed {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+		w.swapped.Wait()
+	}
 	err := w.err
 	if err == nil && w.closed {
 		err = ErrWriterClosed
@@ -229,7 +267,7 @@ func (w *Writer) Append(r *Record) error {
 	full := len(w.buf) >= kickSize
 	w.mu.Unlock()
 
-	if e.buf.Cap() <= 1<<20 {
+	if e.buf.Cap() <= 1<<20 && cap(e.line) <= 1<<20 {
 		encoders.Put(e)
 	}
 	if full {
@@ -242,8 +280,12 @@ func (w *Writer) Append(r *Record) error {
 }
 
 // Flush commits the records appended so far: when it returns nil they are
-// durable in the segment.
-func (w *Writer) Flush() error { return w.commit() }
+// durable in the segment (and in the node index, unless [Writer.IndexErr]).
+func (w *Writer) Flush() error {
+	err := w.commit()
+	w.indexNow()
+	return err
+}
 
 // Close commits the buffered records and closes the segment. Later calls
 // of Append return [ErrWriterClosed].
@@ -255,11 +297,14 @@ func (w *Writer) Close() error {
 		return err
 	}
 	w.closed = true
+	w.swapped.Broadcast()
 	w.mu.Unlock()
 
 	close(w.stop)
 	<-w.done
+	<-w.idxDone
 	err := w.commit()
+	w.indexNow()
 	w.commitMu.Lock()
 	defer w.commitMu.Unlock()
 	if cerr := w.f.Close(); cerr != nil && err == nil {
@@ -290,11 +335,28 @@ func (w *Writer) loop() {
 		}
 		// An error sticks in w.err, where Append and Flush report it.
 		w.commit()
+		select {
+		case w.idxKick <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// commit writes the buffered lines with one write, fsyncs the segment, and
-// then updates the node index.
+// indexLoop updates the node index after commits of loop.
+func (w *Writer) indexLoop() {
+	defer close(w.idxDone)
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.idxKick:
+		}
+		w.indexNow()
+	}
+}
+
+// commit writes the buffered lines with one write and fsyncs the segment;
+// the node index is left to indexNow, unless it lags by maxIndexLag rows.
 func (w *Writer) commit() error {
 	w.commitMu.Lock()
 	defer w.commitMu.Unlock()
@@ -311,6 +373,7 @@ func (w *Writer) commit() error {
 			w.buf, w.rows = make([]byte, 0, cap(buf)), make([]indexRow, 0, cap(rows))
 		}
 		w.spare, w.spareRows = nil, nil
+		w.swapped.Broadcast()
 	}
 	w.mu.Unlock()
 	if err != nil {
@@ -321,23 +384,54 @@ func (w *Writer) commit() error {
 		if err := w.writeSync(buf); err != nil {
 			w.mu.Lock()
 			w.err = err
+			w.swapped.Broadcast()
 			w.mu.Unlock()
 			return err
 		}
 		base := w.size
 		w.size += int64(len(buf))
+		w.lagMu.Lock()
 		for _, r := range rows {
 			r.off += base
 			w.unindexed = append(w.unindexed, r)
 		}
+		w.covered = w.size
+		lag := len(w.unindexed)
+		w.lagMu.Unlock()
 		if cap(buf) <= 4*kickSize { // else let a huge one go
 			w.spare, w.spareRows = buf[:0], rows[:0]
 		}
-	}
-	if len(w.unindexed) > 0 {
-		w.updateIndex()
+		if lag > maxIndexLag {
+			w.indexNow()
+		}
 	}
 	return nil
+}
+
+// indexNow brings the node index up to date with what is committed.
+func (w *Writer) indexNow() {
+	w.idxMu.Lock()
+	defer w.idxMu.Unlock()
+	w.lagMu.Lock()
+	rows, covered := w.unindexed, w.covered
+	w.unindexed = nil
+	w.lagMu.Unlock()
+	if len(rows) == 0 {
+		return
+	}
+	if err := w.updateIndex(rows, covered); err != nil {
+		// Keep the rows for the next update, up to maxUnindexed; past
+		// that, Collect reads them from the segment.
+		w.lagMu.Lock()
+		if len(rows)+len(w.unindexed) > maxUnindexed {
+			w.unindexed, w.pending = w.unindexed[:0], w.covered
+		} else {
+			w.unindexed = append(rows, w.unindexed...)
+		}
+		w.lagMu.Unlock()
+		return
+	}
+	w.pending = covered
 }
 
 // writeSync appends buf to the segment and fsyncs it. On failure it cuts the
@@ -367,9 +461,10 @@ ON CONFLICT (name) DO UPDATE SET
 	base = CASE WHEN segments.indexed = excluded.base THEN segments.base ELSE excluded.base END,
 	indexed = excluded.indexed`
 
-// updateIndex upserts the committed but unindexed records into the node
-// index in one transaction, with the segment's new indexed offset.
-func (w *Writer) updateIndex() {
+// updateIndex upserts rows, committed but unindexed records that cover the
+// segment from w.pending up to covered, into the node index in one
+// transaction, with the segment's new indexed offset. It runs under idxMu.
+func (w *Writer) updateIndex(rows []indexRow, covered int64) error {
 	db, err := w.store.index(w.indexPath)
 	if err == nil {
 		err = withRetry(context.Background(), func() error {
@@ -378,10 +473,10 @@ func (w *Writer) updateIndex() {
 				if err := tx.QueryRow(nextSeqSQL).Scan(&seq); err != nil {
 					return err
 				}
-				if err := upsertRows(tx, w.name, w.unindexed, seq); err != nil {
+				if err := upsertRows(tx, w.name, rows, seq); err != nil {
 					return err
 				}
-				_, err := tx.Exec(upsertSegmentSQL, w.name, w.pending, w.size)
+				_, err := tx.Exec(upsertSegmentSQL, w.name, w.pending, covered)
 				return err
 			})
 		})
@@ -393,15 +488,11 @@ func (w *Writer) updateIndex() {
 			w.store.forget(w.indexPath)
 		}
 		err = fmt.Errorf("store: updating node index %s: %w", w.indexPath, err)
-		if len(w.unindexed) > maxUnindexed {
-			w.unindexed, w.pending = nil, w.size
-		}
-	} else {
-		w.unindexed, w.pending = w.unindexed[:0], w.size
 	}
 	w.mu.Lock()
 	w.idxErr = err
 	w.mu.Unlock()
+	return err
 }
 
 // inTx runs fn in a transaction, committing when it returns nil.
