@@ -159,6 +159,20 @@ func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 const hexDigits = "0123456789abcdef"
 
 func appendString(dst []byte, s string) ([]byte, error) {
+	out, valid := AppendJSONString(dst, s)
+	if !valid {
+		return dst, &valueError{msg: fmt.Sprintf("string is not valid UTF-8: %s", quoteShort(s))}
+	}
+	return out, nil
+}
+
+// AppendJSONString appends s as a JSON string the way encoding/json writes
+// it without HTML escaping: '"', '\\' and control characters escaped, U+2028
+// and U+2029 escaped, other text as is. Invalid UTF-8 is written as U+FFFD
+// and reported by valid=false: the canonical encoding refuses it, the store's
+// record encoder accepts the replacement as encoding/json does.
+func AppendJSONString(dst []byte, s string) (out []byte, valid bool) {
+	valid = true
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -190,10 +204,13 @@ func appendString(dst []byte, s string) ([]byte, error) {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			return dst, &valueError{msg: fmt.Sprintf("string is not valid UTF-8: %s", quoteShort(s))}
-		}
-		if r == '\u2028' || r == '\u2029' {
+		switch {
+		case r == utf8.RuneError && size == 1:
+			valid = false
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			start = i + size
+		case r == '\u2028' || r == '\u2029':
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
 			start = i + size
@@ -201,7 +218,7 @@ func appendString(dst []byte, s string) ([]byte, error) {
 		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"'), nil
+	return append(dst, '"'), valid
 }
 
 func quoteShort(s string) string {
