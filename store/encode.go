@@ -81,76 +81,32 @@ func appendRecord(b []byte, r *Record) (_ []byte, ok bool) {
 
 func appendResult(b []byte, res *capture.Result) ([]byte, bool) {
 	var scratch [8]string
+	ok := true
 	if len(res.Metrics) > 0 {
-		b = appendKey(b, "metrics")
-		b = append(b, '{')
-		for i, k := range sortedKeys(res.Metrics, scratch[:]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendFloat(b, res.Metrics[k])
-		}
-		b = append(b, '}')
+		b = appendObject(appendKey(b, "metrics"), res.Metrics, scratch[:], func(b []byte, v float64) ([]byte, bool) {
+			return appendFloat(b, v), true
+		})
 	}
 	if len(res.Series) > 0 {
-		b = appendKey(b, "series")
-		b = append(b, '{')
-		for i, k := range sortedKeys(res.Series, scratch[:]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			pts := res.Series[k]
-			if pts == nil {
-				b = append(b, "null"...)
-				continue
-			}
-			b = append(b, '[')
-			for j, p := range pts {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, `{"step":`...)
-				b = strconv.AppendInt(b, p.Step, 10)
-				b = append(b, `,"value":`...)
-				switch {
-				case p.Value == nil:
-					b = append(b, "null"...)
-				case math.IsNaN(*p.Value) || math.IsInf(*p.Value, 0):
-					return b, false
-				default:
-					b = appendFloat(b, *p.Value)
-				}
-				b = append(b, '}')
-			}
-			b = append(b, ']')
+		b, ok = appendObjectOK(appendKey(b, "series"), res.Series, scratch[:], appendSeries)
+		if !ok {
+			return b, false
 		}
-		b = append(b, '}')
 	}
 	if len(res.Data) > 0 {
-		b = appendKey(b, "data")
-		b = append(b, '{')
-		for i, k := range sortedKeys(res.Data, scratch[:]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			v := res.Data[k]
+		b, ok = appendObjectOK(appendKey(b, "data"), res.Data, scratch[:], func(b []byte, v json.RawMessage) ([]byte, bool) {
 			if v == nil {
-				b = append(b, "null"...)
-				continue
+				return append(b, "null"...), true
 			}
 			buf := bytes.NewBuffer(b)
 			if json.Compact(buf, v) != nil {
 				return b, false
 			}
-			b = buf.Bytes()
+			return buf.Bytes(), true
+		})
+		if !ok {
+			return b, false
 		}
-		b = append(b, '}')
 	}
 	if len(res.Artifacts) > 0 {
 		b = appendKey(b, "artifacts")
@@ -175,6 +131,58 @@ func appendResult(b []byte, res *capture.Result) ([]byte, bool) {
 	b = appendStrings(b, "logs", res.Logs)
 	b = appendStrings(b, "warnings", res.Warnings)
 	return b, true
+}
+
+// appendObject writes m as a JSON object with sorted keys, each value by
+// appendValue.
+func appendObject[V any](b []byte, m map[string]V, scratch []string, appendValue func([]byte, V) ([]byte, bool)) []byte {
+	b, _ = appendObjectOK(b, m, scratch, appendValue)
+	return b
+}
+
+// appendObjectOK is appendObject for values that can fail to encode; it
+// stops at the first such value and reports false.
+func appendObjectOK[V any](b []byte, m map[string]V, scratch []string, appendValue func([]byte, V) ([]byte, bool)) ([]byte, bool) {
+	b = append(b, '{')
+	for i, k := range sortedKeys(m, scratch) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendValue(b, m[k]); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendSeries writes a stepped series; a non-finite value cannot be
+// encoded (encoding/json refuses it too).
+func appendSeries(b []byte, pts []capture.Point) ([]byte, bool) {
+	if pts == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '[')
+	for j, p := range pts {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"step":`...)
+		b = strconv.AppendInt(b, p.Step, 10)
+		b = append(b, `,"value":`...)
+		switch {
+		case p.Value == nil:
+			b = append(b, "null"...)
+		case math.IsNaN(*p.Value) || math.IsInf(*p.Value, 0):
+			return b, false
+		default:
+			b = appendFloat(b, *p.Value)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), true
 }
 
 // sortedKeys returns m's keys in order, in scratch when they fit: most
