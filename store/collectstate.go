@@ -89,7 +89,7 @@ func (s *Store) readCollectState() collectState {
 // next Collect does the full work.
 func (s *Store) writeCollectState(c collectState) {
 	path := s.path(collectStateFile)
-	WriteFileAtomic(path, 0o666, func(w io.Writer) error { return json.NewEncoder(w).Encode(c) })
+	WriteFileAtomic(path, 0o664, func(w io.Writer) error { return json.NewEncoder(w).Encode(c) })
 }
 
 // forgetCollectState removes the saved state, when the store index is

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/metalab-hpc/metalab/internal/safefs"
 )
 
 // FormatVersion is the store layout version this code reads and writes.
@@ -161,6 +163,10 @@ func writeTemp(dir, pattern string, b []byte) (string, error) {
 		return "", err
 	}
 	_, err = f.Write(b)
+	if err == nil {
+		// CreateTemp makes 0600; a group-shared store needs the umask's.
+		err = f.Chmod(safefs.Mode(0o664))
+	}
 	if err == nil {
 		err = f.Sync()
 	}

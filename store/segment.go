@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/metalab-hpc/metalab/internal/safefs"
 )
 
 // WriterOptions configures [Store.NewWriter].
@@ -182,7 +184,7 @@ func (s *Store) createSegment(name string) (*os.File, string, error) {
 		if i > 1 {
 			n = fmt.Sprintf("%s-%d", name, i)
 		}
-		f, err := os.OpenFile(s.segmentPath(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o666)
+		f, err := os.OpenFile(s.segmentPath(n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, safefs.FileCreate)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+
+	"github.com/metalab-hpc/metalab/internal/safefs"
 )
 
 // Names of the files and directories of a store, relative to its root.
@@ -30,6 +34,10 @@ var layout = []string{segmentsDir, artifactsDir, logsDir, nodesDir, "submissions
 // Store is an open store directory. Its methods are safe for concurrent use.
 type Store struct {
 	dir string
+	// root is dir, opened once: the files that runs can reach (artifacts,
+	// logs) are written through it, so that a run that swaps a directory
+	// of the store for a symlink cannot send metalab outside the store.
+	root *os.Root
 
 	mu     sync.Mutex
 	dbs    map[string]openDB // index handles by path
@@ -45,20 +53,91 @@ type openDB struct {
 // Open opens the store in dir, creating the directory tree if it is missing.
 // It refuses, with a [*FormatError], a store whose manifest was written by a
 // newer metalab, before creating anything in it.
+//
+// The directories of the store's layout must be real directories: one that
+// is a symlink (which a run, given $METALAB_STORE, may have planted) is
+// refused with an error that names it, as metalab never follows a link
+// inside a store. The store directory itself may be a symlink.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := os.MkdirAll(dir, safefs.DirCreate); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{dir: dir, dbs: make(map[string]openDB)}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{dir: dir, root: root, dbs: make(map[string]openDB)}
 	if _, err := s.Manifest(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		root.Close()
 		return nil, err
 	}
 	for _, d := range layout {
-		if err := os.MkdirAll(s.path(d), 0o777); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+		if err := s.mkdir(d); err != nil {
+			root.Close()
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// mkdir creates the store directory rel and its parents where missing, and
+// refuses any of them that is not a real directory.
+func (s *Store) mkdir(rel string) error {
+	p := ""
+	for _, part := range strings.Split(rel, "/") {
+		p += part
+		info, err := s.root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = s.root.Mkdir(p, safefs.DirCreate)
+			if errors.Is(err, fs.ErrExist) {
+				err = nil // another process made it
+			}
+			if err == nil {
+				info, err = s.root.Lstat(p)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("store: %w", &safefs.NotRegularError{Path: s.path(p), Mode: info.Mode(), Want: "a directory"})
+		}
+		p += "/"
+	}
+	return nil
+}
+
+// Root is the store directory opened as an [os.Root]: operations that write
+// into the store on behalf of a run (artifacts) go through it.
+func (s *Store) Root() *os.Root { return s.root }
+
+// OpenLog opens the log file logs/name for appending, creating it if
+// missing. It refuses a symlink (a run may have planted one to make metalab
+// append to a file it could not write itself) or anything but a regular
+// file in its place, and a name that is not a plain file name. The path
+// the log's records point at is "logs/" + name.
+func (s *Store) OpenLog(name string) (*os.File, error) {
+	if !validName(name) {
+		return nil, fmt.Errorf("store: invalid log name %q", name)
+	}
+	f, _, err := safefs.OpenRegularIn(s.root, logsDir+"/"+name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, safefs.FileCreate)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening log: %w", err)
+	}
+	return f, nil
+}
+
+// OpenFile opens the file rel (a slash-separated path relative to the
+// store, as records give log and artifact paths) for reading. A path that
+// leaves the store, or passes through a symlink, or names anything but a
+// regular file is refused: a record's paths come from a segment anybody
+// with write access to the store could have edited.
+func (s *Store) OpenFile(rel string) (*os.File, error) {
+	f, _, err := safefs.OpenRegularIn(s.root, rel, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return f, nil
 }
 
 // Dir is the store's directory, as given to Open.
@@ -76,11 +155,17 @@ func (s *Store) segmentPath(name string) string {
 // SHA-256>, so that no run ID can name a path outside the artifacts
 // directory or collide with a valid run's directory.
 func (s *Store) ArtifactDir(runID string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(s.ArtifactRel(runID)))
+}
+
+// ArtifactRel is [Store.ArtifactDir] relative to the store, with slashes:
+// the path to give [Store.Root].
+func (s *Store) ArtifactRel(runID string) string {
 	if !validRunID(runID) {
 		sum := sha256.Sum256([]byte(runID))
 		runID = "invalid-" + hex.EncodeToString(sum[:8])
 	}
-	return filepath.Join(s.dir, artifactsDir, runID)
+	return artifactsDir + "/" + runID
 }
 
 func validRunID(id string) bool {
@@ -102,6 +187,10 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	var errs []error
+	if s.root != nil {
+		s.root.Close()
+		s.root = nil
+	}
 	for path, o := range s.dbs {
 		if err := o.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: closing %s: %w", path, err))
