@@ -49,16 +49,30 @@ func shortID(id string) string {
 	return id
 }
 
-// FormatError is returned by [Open] and [Store.Manifest] for a store written
-// by a newer metalab, whose layout this code may misread.
+// FormatError is returned by [Open] and [Store.Manifest] for a manifest
+// whose format this code cannot trust: one written by a newer metalab, whose
+// layout this code may misread, or one whose "format" is missing, zero or
+// negative, which no metalab writes (the manifest was edited or damaged).
 type FormatError struct {
-	Dir    string
-	Format int // the store's format
+	Dir     string
+	Path    string // of the manifest
+	Format  int    // the manifest's format; 0 when Missing
+	Missing bool   // the manifest has no "format"
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("store %s was written by a newer metalab (format %d; this one reads up to %d)\n"+
-		"hint: upgrade metalab to use this store", e.Dir, e.Format, FormatVersion)
+	switch {
+	case e.Format > FormatVersion:
+		return fmt.Sprintf("store %s was written by a newer metalab (format %d; this one reads up to %d)\n"+
+			"hint: upgrade metalab to use this store", e.Dir, e.Format, FormatVersion)
+	case e.Missing:
+		return fmt.Sprintf("store %s: %s has no \"format\" (want a store format from 1 to %d)\n"+
+			"hint: metalab always writes it, so the manifest was edited or damaged; if this metalab wrote the store, add \"format\": %d to it",
+			e.Dir, e.Path, FormatVersion, FormatVersion)
+	}
+	return fmt.Sprintf("store %s: %s has \"format\": %d (want a store format from 1 to %d)\n"+
+		"hint: metalab never writes a format below 1, so the manifest was edited or damaged; if this metalab wrote the store, set \"format\": %d",
+		e.Dir, e.Path, e.Format, FormatVersion, FormatVersion)
 }
 
 // Manifest reads the store's manifest. A store that has none yet (no [Store.Bind]
@@ -75,8 +89,15 @@ func (s *Store) Manifest() (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("store %s: %s is not a valid manifest: %w", s.dir, manifestFile, err)
 	}
-	if m.Format > FormatVersion {
-		return nil, &FormatError{Dir: s.dir, Format: m.Format}
+	if m.Format < 1 || m.Format > FormatVersion {
+		// A format of 0 could be "format": 0 or no format at all; the
+		// message says which.
+		var probe struct {
+			Format json.RawMessage `json:"format"`
+		}
+		json.Unmarshal(b, &probe)
+		missing := probe.Format == nil || string(probe.Format) == "null"
+		return nil, &FormatError{Dir: s.dir, Path: s.path(manifestFile), Format: m.Format, Missing: missing}
 	}
 	return &m, nil
 }

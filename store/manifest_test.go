@@ -183,3 +183,44 @@ func TestBindSpecBytes(t *testing.T) {
 		t.Errorf("Bind again: %v", err)
 	}
 }
+
+// TestManifestBadFormat: a manifest whose format no metalab writes is
+// refused by Open and Manifest with a message that names the file, the
+// value found and the one expected, and a hint; nothing is created in the
+// store.
+func TestManifestBadFormat(t *testing.T) {
+	tests := []struct {
+		name     string
+		manifest string
+		want     string // after "store DIR: DIR/metalab.json "
+	}{
+		{"missing", `{"experiment": "x", "identity": "ab"}`, `has no "format" (want a store format from 1 to 1)`},
+		{"null", `{"format": null, "identity": "ab"}`, `has no "format" (want a store format from 1 to 1)`},
+		{"zero", `{"format": 0, "identity": "ab"}`, `has "format": 0 (want a store format from 1 to 1)`},
+		{"negative", `{"format": -3, "identity": "ab"}`, `has "format": -3 (want a store format from 1 to 1)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "metalab.json")
+			if err := os.WriteFile(path, []byte(tt.manifest), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(dir)
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Open()=%v, want a *FormatError", err)
+			}
+			msg, hint, ok := strings.Cut(err.Error(), "\nhint: ")
+			if got, want := msg, "store "+dir+": "+path+" "+tt.want; got != want {
+				t.Errorf("Open() error:\n%s\nwant\n%s", got, want)
+			}
+			if !ok || !strings.Contains(hint, `"format": 1`) {
+				t.Errorf("Open() error has hint %q, want one that says how to fix the format", hint)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "segments")); err == nil {
+				t.Errorf("Open created segments/ in a store it refused")
+			}
+		})
+	}
+}
