@@ -28,7 +28,7 @@ func FuzzParseLine(f *testing.F) {
 		ParseLine(line) // must not panic
 		store := t.TempDir()
 		artDir := filepath.Join(store, "artifacts", "0123456789abcdef")
-		r := NewRecorder(store, artDir)
+		r := TestRecorder(t, store, "artifacts/0123456789abcdef")
 		if err := r.ApplyLines(bytes.NewReader(line), store); err != nil {
 			t.Fatalf("ApplyLines: %v", err)
 		}

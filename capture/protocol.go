@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -374,28 +373,63 @@ func (r *Recorder) Apply(ev Event) {
 // that are relative are taken relative to dir. A line that does not parse
 // fails the run with a message naming its number and text, and the lines
 // after it still count, so nothing valid is lost. Blank lines are skipped.
-// Only a read error is returned.
+//
+// The recorder's [Limits] bound what this costs, whatever rd holds: a line
+// longer than MaxLine is skipped without being held in memory, and lines
+// past MaxCaptureSize in all are not read; either fails the run. Only a
+// read error is returned.
 func (r *Recorder) ApplyLines(rd io.Reader, dir string) error {
-	br := bufio.NewReader(rd)
+	lr := NewLineReader(rd, r.limits.MaxLine)
 	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			line = bytes.TrimRight(line, "\r\n")
-			ev, perr := ParseLine(line)
-			if perr != nil {
-				r.Fail(fmt.Errorf("capture line %d: %s: %s", n, perr, quoteLine(line)))
-			} else {
-				if ev.Kind == KindArtifact && !filepath.IsAbs(ev.Path) {
-					ev.Path = filepath.Join(dir, ev.Path)
-				}
-				r.Apply(ev)
-			}
-		}
-		if err == io.EOF {
+		line, size, err := lr.Next()
+		switch {
+		case err == io.EOF:
 			return nil
-		}
-		if err != nil {
+		case errors.Is(err, ErrLineTooLong):
+			r.Fail(fmt.Errorf("capture line %d: %v (max_capture_line); skipped", n, err))
+		case err != nil:
 			return err
 		}
+		if !r.CountCaptured(size, n) {
+			return nil
+		}
+		if err == nil {
+			r.ApplyLine(n, line, dir)
+		}
 	}
+}
+
+// ApplyLine parses line number n (without its newline) and applies it; a
+// blank line is skipped, and a line that does not parse fails the run.
+func (r *Recorder) ApplyLine(n int, line []byte, dir string) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	ev, err := ParseLine(line)
+	if err != nil {
+		r.Fail(fmt.Errorf("capture line %d: %s: %s", n, err, quoteLine(line)))
+		return
+	}
+	if ev.Kind == KindArtifact && !filepath.IsAbs(ev.Path) {
+		ev.Path = filepath.Join(dir, ev.Path)
+	}
+	r.Apply(ev)
+}
+
+// CountCaptured adds size bytes (line n) to what the run has sent, and
+// reports whether it is still within MaxCaptureSize. The first line past
+// it fails the run; the caller stops reading.
+func (r *Recorder) CountCaptured(size int64, n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.captured > r.limits.MaxCaptureSize {
+		return false
+	}
+	r.captured += size
+	if r.captured > r.limits.MaxCaptureSize {
+		r.fail(fmt.Errorf("the run's capture lines exceed the limit of %s (max_capture_size): line %d and those after it were not read",
+			Size(r.limits.MaxCaptureSize), n))
+		return false
+	}
+	return true
 }

@@ -110,7 +110,7 @@ func TestApplyLines(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "out.txt"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rec := NewRecorder(store, filepath.Join(store, "artifacts", "r1"))
+	rec := TestRecorder(t, store, "artifacts/r1")
 	in := strings.Join([]string{
 		`{"metric": "a", "value": 1}`,
 		``,
@@ -149,7 +149,7 @@ func TestApplyArtifactNameCannotLeaveStore(t *testing.T) {
 	store := t.TempDir()
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "f"), []byte("x"), 0o644)
-	rec := NewRecorder(store, filepath.Join(store, "artifacts", "r1"))
+	rec := TestRecorder(t, store, "artifacts/r1")
 	rec.ApplyLines(strings.NewReader(`{"artifact": "../../escape", "path": "f"}`), work)
 	if rec.Err() == nil {
 		t.Fatal("an artifact name with a path separator was accepted")

@@ -39,16 +39,24 @@ type testRun struct {
 
 func execute(t *testing.T, ctx context.Context, op *Op, storeDir string, p params.Point, slot string) testRun {
 	t.Helper()
-	rec := capture.NewRecorder(storeDir, filepath.Join(storeDir, "artifacts", "r1"))
-	out, err := op.run(ctx, runInput{
+	st, err := store.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sl, err := newSlot(st, "w-"+slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sl.close()
+	rec := capture.TestRecorder(t, storeDir, "artifacts/r1")
+	out, err := op.run(ctx, sl, runInput{
 		runID:    "r1",
 		params:   p,
 		seeds:    seeds.New(42, 3).Bundle(1),
 		context:  launcher.Context{"data": "/abs/data.csv", "k": int64(3)},
 		rec:      rec,
-		scratch:  t.TempDir(),
 		storeDir: storeDir,
-		logBase:  "logs/w-" + slot,
 	})
 	return testRun{out: out, err: err, rec: rec, store: storeDir}
 }

@@ -54,7 +54,7 @@ func EnvValue(v any) (string, error) {
 // environ builds the run's environment: metalab's own minus any METALAB_
 // variable (a metalab run inside a run must not see its parent's), then
 // Spec.Env, then the run's METALAB_ variables.
-func (o *Op) environ(in runInput, capPath, artDir string) ([]string, error) {
+func (o *Op) environ(in runInput) ([]string, error) {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -96,10 +96,11 @@ func (o *Op) environ(in runInput, capPath, artDir string) ([]string, error) {
 	add("METALAB_NUMPY_SEED", strconv.FormatUint(uint64(in.seeds.NumpySeed("")), 10))
 	add("METALAB_REPLICATE", strconv.Itoa(in.seeds.Replicate))
 	add("METALAB_SEED_BASE", strconv.FormatInt(in.seeds.Base, 10))
-	add("METALAB_CAPTURE", capPath)
-	add("METALAB_ARTIFACT_DIR", artDir)
+	add("METALAB_CAPTURE", in.capture)
+	add("METALAB_ARTIFACT_DIR", in.artDir)
 	add("METALAB_SCRATCH", in.scratch)
 	add("METALAB_STORE", in.storeDir)
+	add(runTagEnv, in.tag)
 
 	ctx := map[string]any(in.context)
 	if ctx == nil {

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,14 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"io/fs"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/internal/safefs"
 	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
@@ -45,9 +46,17 @@ const channelFD = 3
 //
 //	{"done": ID}                 or  {"done": ID, "error": "message"}
 //
-// Files the run leaves in artifact_dir (which it creates if it wants one)
-// become its artifacts; scratch is emptied after each run. Its stdout and
-// stderr go to the slot's logs, and each run's record points at its part.
+// Files the run leaves in artifact_dir (which it creates if it wants one;
+// each run is given a name of its own) become its artifacts; scratch is
+// emptied after each run. Its stdout and stderr go to the slot's logs, and
+// each run's record points at its part.
+//
+// A capture line that arrives after a run's done line (from a thread or
+// child that outlived the run) is not credited to any run: it is rejected,
+// with a warning in the sweep's log naming the run that had ended and on
+// the record of the run during whose request it was found. A line that
+// arrives after the next request was sent cannot be told apart and counts
+// for that run.
 //
 // A process that exits or closes the channel while it holds a run fails that
 // run, with its stderr tail; a run that times out or is cancelled kills the
@@ -81,15 +90,25 @@ func (p *Persistent) Path() string { return p.op.path }
 // proc is one slot's process.
 type proc struct {
 	cmd     *exec.Cmd
+	tag     string // $METALAB_RUN_TAG of the process and its descendants
 	stdin   io.WriteCloser
-	lines   chan []byte // from the channel; closed when it ends
+	lines   chan chanLine // from the channel; closed when it ends
 	exited  chan struct{}
-	dir     string // the slot's directory: scratch/ and artifacts/
+	sl      *slot    // the scratch directory: scratch/ and each run's artifacts
+	scratch *os.Root // scratch/ in it
 	stdout  *logFile
 	stderr  *logFile
 	waitErr error
 	line    []byte // the request being sent, reused
 	done    []byte // the done line expected, reused
+	lastRun string // the run whose done line came last
+}
+
+// chanLine is one line of the capture channel, or a line too long to keep.
+type chanLine struct {
+	line []byte
+	size int64 // bytes it took, newline included
+	err  error // capture.ErrLineTooLong
 }
 
 // request is the line a run is sent as.
@@ -154,7 +173,7 @@ func (p *Persistent) Execute(ctx context.Context, rt *launcher.Runtime) error {
 			writer = "run"
 		}
 		var err error
-		pr, err = p.start(rt, filepath.Join("logs", fmt.Sprintf("%s-s%d", writer, rt.Slot)))
+		pr, err = p.start(rt, store.SlotLogName(writer, rt.Slot))
 		if err != nil {
 			return err
 		}
@@ -164,7 +183,7 @@ func (p *Persistent) Execute(ctx context.Context, rt *launcher.Runtime) error {
 	}
 	out, err := p.send(ctx, pr, rt)
 	rt.Annotate(out.annotate)
-	if err != nil && out.ended {
+	if out.ended || pr.sl.broken {
 		p.mu.Lock()
 		delete(p.procs, key)
 		p.mu.Unlock()
@@ -179,29 +198,35 @@ type runOutcome struct {
 	ended bool
 }
 
-func (p *Persistent) start(rt *launcher.Runtime, logBase string) (*proc, error) {
-	dir, err := os.MkdirTemp("", "metalab-persistent-")
+func (p *Persistent) start(rt *launcher.Runtime, logName string) (*proc, error) {
+	sl, err := newScratch()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(filepath.Join(dir, "scratch"), 0o755); err != nil {
+	pr := &proc{sl: sl, tag: newRunTag(), lines: make(chan chanLine, 64), exited: make(chan struct{})}
+	fail := func(err error) (*proc, error) {
+		pr.closeFiles()
 		return nil, err
 	}
-	env, err := p.environ(rt)
+	if err := sl.root.Mkdir("scratch", safefs.DirCreate); err != nil {
+		return fail(err)
+	}
+	if pr.scratch, err = sl.root.OpenRoot("scratch"); err != nil {
+		return fail(err)
+	}
+	env, err := p.environ(rt, pr.tag)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	pr := &proc{dir: dir, lines: make(chan []byte, 64), exited: make(chan struct{})}
-	if pr.stdout, err = openLog(rt.StoreDir(), logBase+".out"); err != nil {
-		return nil, err
+	if pr.stdout, err = openLog(rt.Store(), logName+".out"); err != nil {
+		return fail(err)
 	}
-	if pr.stderr, err = openLog(rt.StoreDir(), logBase+".err"); err != nil {
-		pr.stdout.close()
-		return nil, err
+	if pr.stderr, err = openLog(rt.Store(), logName+".err"); err != nil {
+		return fail(err)
 	}
 	chR, chW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	cmd := exec.Command(p.op.path, p.op.spec.Argv[1:]...)
 	cmd.Args[0] = p.op.spec.Argv[0]
@@ -215,39 +240,44 @@ func (p *Persistent) start(rt *launcher.Runtime, logBase string) (*proc, error) 
 	if err != nil {
 		chR.Close()
 		chW.Close()
-		return nil, err
+		return fail(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startProcess(cmd); err != nil {
 		chR.Close()
 		chW.Close()
-		return nil, fmt.Errorf("start %s: %w", p.op.spec.Argv[0], err)
+		return fail(fmt.Errorf("start %s: %w", p.op.spec.Argv[0], err))
 	}
 	chW.Close()
 	pr.cmd, pr.stdin = cmd, stdin
+	maxLine := rt.Recorder().Limits().MaxLine
 	go func() {
-		br := bufio.NewReaderSize(chR, 64<<10)
+		lr := capture.NewLineReader(chR, maxLine)
 		for {
-			line, err := br.ReadBytes('\n')
-			if len(line) > 0 && line[len(line)-1] == '\n' {
-				pr.lines <- line
+			line, n, err := lr.Next()
+			if err == nil {
+				pr.lines <- chanLine{line: bytes.Clone(line), size: n}
+				continue
 			}
-			if err != nil {
-				break
+			if errors.Is(err, capture.ErrLineTooLong) {
+				pr.lines <- chanLine{size: n, err: err}
+				continue
 			}
+			break
 		}
 		chR.Close()
 		close(pr.lines)
 	}()
 	go func() {
 		pr.waitErr = cmd.Wait()
+		waited(cmd.Process.Pid)
 		close(pr.exited)
 	}()
 	return pr, nil
 }
 
 // environ is a per-run command's environment without the run's variables.
-func (p *Persistent) environ(rt *launcher.Runtime) ([]string, error) {
-	env, err := p.op.environ(runInput{context: rt.Context, storeDir: rt.StoreDir()}, "", "")
+func (p *Persistent) environ(rt *launcher.Runtime, tag string) ([]string, error) {
+	env, err := p.op.environ(runInput{context: rt.Context, storeDir: rt.StoreDir(), tag: tag})
 	if err != nil {
 		return nil, err
 	}
@@ -268,15 +298,18 @@ next:
 
 // send runs one run on pr.
 func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (out runOutcome, err error) {
+	rec := rt.Recorder()
+	p.rejectLate(pr, rt)
 	paramsJSON, err := params.Canonical(rt.Params)
 	if err != nil {
 		return out, fmt.Errorf("params: %w", err)
 	}
-	artDir := filepath.Join(pr.dir, "artifacts")
-	scratch := filepath.Join(pr.dir, "scratch")
+	artName := pr.sl.next("artifacts")
+	pr.sl.runs++
 	line, err := appendRequest(pr.line[:0], request{
 		RunID: rt.RunID, Params: paramsJSON, Seed: rt.Seeds.Seed(), NumpySeed: rt.Seeds.NumpySeed(""),
-		Replicate: rt.Seeds.Replicate, SeedBase: rt.Seeds.Base, ArtifactDir: artDir, Scratch: scratch,
+		Replicate: rt.Seeds.Replicate, SeedBase: rt.Seeds.Base,
+		ArtifactDir: pr.sl.path + "/" + artName, Scratch: pr.sl.path + "/scratch",
 	})
 	if err != nil {
 		return out, err
@@ -295,13 +328,13 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 			out.stderrTail = pr.stderr.tailSince(errStart, stderrTailSize)
 		}
 	}()
-	done := append(append(append(pr.done[:0], `{"done": "`...), rt.RunID...), "\"}\n"...)
+	done := append(append(append(pr.done[:0], `{"done": "`...), rt.RunID...), "\"}"...)
 	pr.done = done
 	if _, werr := pr.stdin.Write(line); werr != nil {
 		out.ended = true
 		return out, p.crashed(pr, &out, "could not send the run")
 	}
-	var captured bytes.Buffer
+	n, reading := 0, true
 	for {
 		select {
 		case <-ctx.Done():
@@ -312,41 +345,156 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 				out.ended = true
 				return out, p.crashed(pr, &out, "exited while running the run")
 			}
-			var d doneLine
-			switch {
-			case bytes.Equal(l, done):
-				// The done line as metalab_persistent.py writes it.
-				d.Done = &rt.RunID
-			case !bytes.HasPrefix(bytes.TrimLeft(l, " \t"), []byte(`{"done"`)):
-				captured.Write(l)
-				continue
-			default:
-				if err := json.Unmarshal(l, &d); err != nil || d.Done == nil {
-					captured.Write(l) // a capture line that merely starts alike
-					continue
+			n++
+			d, isDone := parseDone(l.line, done, rt.RunID)
+			if !isDone {
+				// A capture line: counted against the run's limit, and
+				// applied while within it.
+				if reading {
+					reading = rec.CountCaptured(l.size, n)
 				}
+				switch {
+				case !reading:
+				case l.err != nil:
+					rec.Fail(fmt.Errorf("capture line %d: %v (max_capture_line); skipped", n, l.err))
+				default:
+					rec.ApplyLine(n, l.line, p.op.dir)
+				}
+				continue
 			}
 			if *d.Done != rt.RunID {
 				out.ended = true
 				return out, fmt.Errorf("%s answered run %q while running %q", p.op.spec.Argv[0], *d.Done, rt.RunID)
 			}
-			rec := rt.Recorder()
-			if captured.Len() > 0 {
-				if err := rec.ApplyLines(&captured, p.op.dir); err != nil {
-					rec.Fail(fmt.Errorf("reading the capture channel: %w", err))
-				}
+			pr.lastRun = rt.RunID
+			if msg := p.collect(pr, rec, artName); msg != "" {
+				out.ended = true // the process cannot be trusted with another run
+				return out, errors.New("the run " + msg)
 			}
-			if _, err := os.Stat(artDir); err == nil {
-				collectArtifacts(rec, artDir)
-				os.RemoveAll(artDir)
-			}
-			emptyDir(scratch)
 			if d.Error != "" {
 				return out, errors.New(d.Error)
 			}
 			return out, nil
 		}
 	}
+}
+
+// parseDone tells whether a channel line is the done line of a run.
+func parseDone(l, done []byte, runID string) (doneLine, bool) {
+	var d doneLine
+	switch {
+	case bytes.Equal(l, done):
+		// The done line as metalab_persistent.py writes it.
+		d.Done = &runID
+		return d, true
+	case !bytes.HasPrefix(bytes.TrimLeft(l, " \t"), []byte(`{"done"`)):
+		return d, false
+	}
+	if err := json.Unmarshal(l, &d); err != nil || d.Done == nil {
+		return d, false // a capture line that merely starts alike
+	}
+	return d, true
+}
+
+// rejectLate drops the channel lines that arrived since the last run's
+// done line: none of them is this run's.
+func (p *Persistent) rejectLate(pr *proc, rt *launcher.Runtime) {
+	var late []chanLine
+	for {
+		select {
+		case l, ok := <-pr.lines:
+			if ok {
+				late = append(late, l)
+				continue
+			}
+		default:
+		}
+		break
+	}
+	if len(late) == 0 {
+		return
+	}
+	first := late[0].line
+	if late[0].err != nil {
+		first = []byte("(a line too long to show)")
+	}
+	msg := fmt.Sprintf("rejected %d capture line(s) that %s wrote after run %s's done line, such as %.120q",
+		len(late), p.op.spec.Argv[0], pr.lastRun, first)
+	rt.Recorder().Warn(msg)
+	rt.Logger.Warn().Str("late_run_id", pr.lastRun).Int("lines", len(late)).Msg(msg)
+}
+
+// collect stores the run's artifacts and empties its scratch, and says
+// what the run did to metalab's directories, if it tampered with them.
+func (p *Persistent) collect(pr *proc, rec *capture.Recorder, artName string) string {
+	var tampered []string
+	if msg := pr.sl.check(); msg != "" {
+		tampered = append(tampered, msg)
+	} else {
+		tampered = append(tampered, checkScratch(pr)...)
+		if msg := collectRunArtifacts(pr.sl, rec, artName); msg != "" {
+			tampered = append(tampered, msg)
+		}
+	}
+	if len(tampered) > 0 {
+		return strings.Join(tampered, "; it ")
+	}
+	return ""
+}
+
+// checkScratch checks that scratch/ is the directory metalab made, and
+// empties it.
+func checkScratch(pr *proc) []string {
+	want, err1 := pr.scratch.Stat(".")
+	got, err2 := pr.sl.root.Lstat("scratch")
+	if err1 != nil || err2 != nil || !os.SameFile(want, got) {
+		what := "removed its scratch directory"
+		if err2 == nil {
+			what = "replaced its scratch directory by " + describe(pr.sl.path+"/scratch", got) + "; metalab did not follow it"
+			pr.sl.root.RemoveAll("scratch")
+		}
+		pr.sl.broken = true
+		return []string{what}
+	}
+	names, err := readNames(pr.scratch, ".")
+	if err != nil {
+		pr.sl.broken = true
+		return []string{fmt.Sprintf("made its scratch directory unreadable: %v", err)}
+	}
+	for _, n := range names {
+		if pr.scratch.RemoveAll(n) != nil {
+			chmodTree(pr.scratch, n)
+			pr.scratch.RemoveAll(n)
+		}
+	}
+	return nil
+}
+
+// collectRunArtifacts stores what the run left in its artifact directory
+// artName of sl, if it made one, and removes it.
+func collectRunArtifacts(sl *slot, rec *capture.Recorder, artName string) string {
+	info, err := sl.root.Lstat(artName)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ""
+	case err != nil:
+		return fmt.Sprintf("made its artifact directory unreadable: %v", err)
+	case !info.IsDir():
+		sl.root.RemoveAll(artName)
+		return fmt.Sprintf("made its artifact directory %s; metalab did not follow it", describe(sl.path+"/"+artName, info))
+	}
+	art, err := sl.root.OpenRoot(artName)
+	if err == nil {
+		if got, err := art.Stat("."); err == nil && os.SameFile(got, info) {
+			collectArtifacts(rec, art, "artifact_dir")
+		}
+		art.Close()
+	}
+	if sl.root.RemoveAll(artName) != nil {
+		chmodTree(sl.root, artName)
+		sl.root.RemoveAll(artName)
+	}
+	return ""
 }
 
 // crashed waits for an ended process and describes how it ended.
@@ -403,13 +551,25 @@ func (pr *proc) kill(grace time.Duration) {
 
 func (pr *proc) cleanup() {
 	// Nothing of the process may outlive it, such as a child of its own.
-	syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
 	<-pr.exited
+	killLeftovers(pr.cmd.Process.Pid, pr.tag)
 	for range pr.lines {
 	}
-	pr.stdout.close()
-	pr.stderr.close()
-	os.RemoveAll(pr.dir)
+	pr.closeFiles()
+}
+
+// closeFiles closes the logs and removes the scratch directory.
+func (pr *proc) closeFiles() {
+	if pr.stdout != nil {
+		pr.stdout.close()
+	}
+	if pr.stderr != nil {
+		pr.stderr.close()
+	}
+	if pr.scratch != nil {
+		pr.scratch.Close()
+	}
+	pr.sl.close()
 }
 
 // Close ends the slots' processes; the launcher calls it when the sweep has
@@ -430,17 +590,6 @@ func (p *Persistent) Close() error {
 	}
 	wg.Wait()
 	return nil
-}
-
-// emptyDir removes what dir holds, keeping dir.
-func emptyDir(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		os.RemoveAll(filepath.Join(dir, e.Name()))
-	}
 }
 
 // size is the log's current size.

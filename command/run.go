@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"unicode/utf8"
 
 	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/internal/safefs"
 	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
@@ -44,24 +45,29 @@ const stderrTailSize = 2048
 //	METALAB_STORE          the store directory
 //	METALAB_CONTEXT        the experiment context as one JSON object (files as
 //	                       absolute paths), and METALAB_CONTEXT_<NAME> each entry
+//	METALAB_RUN_TAG        marks the run's processes, so that those that
+//	                       outlive it can be found and killed
 //
 // Param values reach the program only through the environment, never
 // through a shell, so quotes, $(...), backticks and newlines arrive exactly.
+//
+// The capture file and the artifact directory have names of their own for
+// each run, and metalab holds them open from before the run starts: what
+// the run does to the names (remove them, replace them by a symlink or a
+// FIFO) cannot redirect metalab, and fails the run with a message that
+// says what it did.
 func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
 	sl, err := o.acquire(rt)
 	if err != nil {
 		return fmt.Errorf("scratch directory: %w", err)
 	}
-	out, err := o.run(ctx, runInput{
+	out, err := o.run(ctx, sl, runInput{
 		runID:    rt.RunID,
 		params:   rt.Params,
 		seeds:    rt.Seeds,
 		context:  rt.Context,
 		rec:      rt.Recorder(),
-		scratch:  sl.dir,
 		storeDir: rt.StoreDir(),
-		stdout:   sl.stdout,
-		stderr:   sl.stderr,
 	})
 	o.release(sl)
 	rt.Annotate(out.annotate)
@@ -81,11 +87,11 @@ type runInput struct {
 	seeds    seeds.Bundle
 	context  launcher.Context
 	rec      *capture.Recorder
-	scratch  string
 	storeDir string
-	logBase  string   // relative to storeDir; ".out" and ".err" are appended
-	stdout   *logFile // the slot's open logs; nil: open logBase's
-	stderr   *logFile
+	tag      string // $METALAB_RUN_TAG
+	capture  string // paths the run is given
+	artDir   string
+	scratch  string
 }
 
 // outcome is what the record keeps about how the process ran.
@@ -106,34 +112,89 @@ func (o outcome) annotate(r *store.Record) {
 	r.Stderr = o.stderr
 }
 
-func (o *Op) run(ctx context.Context, in runInput) (outcome, error) {
+// runFiles are a run's capture file and artifact directory, made in the
+// slot's scratch directory and held open.
+type runFiles struct {
+	capName, artName string
+	capFile          *os.File
+	capInfo          fs.FileInfo
+	art              *os.Root
+	artInfo          fs.FileInfo
+}
+
+// makeRunFiles creates the next run's capture file and artifact directory
+// in sl.
+func makeRunFiles(sl *slot) (*runFiles, error) {
+	f := &runFiles{capName: sl.next("capture") + ".jsonl", artName: sl.next("artifacts")}
+	sl.runs++
+	var err error
+	if f.capFile, err = sl.root.OpenFile(f.capName, os.O_RDWR|os.O_CREATE|os.O_EXCL, safefs.FileCreate); err != nil {
+		return nil, err
+	}
+	if f.capInfo, err = f.capFile.Stat(); err == nil {
+		err = sl.root.Mkdir(f.artName, safefs.DirCreate)
+	}
+	if err == nil {
+		f.art, err = sl.root.OpenRoot(f.artName)
+	}
+	if err == nil {
+		f.artInfo, err = f.art.Stat(".")
+	}
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *runFiles) close() {
+	if f.capFile != nil {
+		f.capFile.Close()
+	}
+	if f.art != nil {
+		f.art.Close()
+	}
+}
+
+// check says what the run did to its capture file and artifact directory:
+// nothing (""), or a message. A name that no longer names what metalab
+// made is removed (a link, not its target).
+func (f *runFiles) check(sl *slot) (capMsg, artMsg string) {
+	capMsg = checkName(sl, f.capName, f.capInfo, "its capture file $METALAB_CAPTURE")
+	artMsg = checkName(sl, f.artName, f.artInfo, "its artifact directory $METALAB_ARTIFACT_DIR")
+	return capMsg, artMsg
+}
+
+func checkName(sl *slot, name string, want fs.FileInfo, what string) string {
+	info, err := sl.root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "removed " + what
+	case err != nil:
+		return fmt.Sprintf("made %s unreadable: %v", what, err)
+	case os.SameFile(info, want):
+		return ""
+	}
+	sl.root.RemoveAll(name) // the replacement itself, never a link's target
+	return fmt.Sprintf("replaced %s by %s; metalab did not follow it", what, describe(sl.path+"/"+name, info))
+}
+
+func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
 	var out outcome
-	capPath := filepath.Join(in.scratch, "capture.jsonl")
-	artDir := filepath.Join(in.scratch, "artifacts")
-	// A slot's scratch directory holds both from its last run, emptied.
-	capFile, err := os.OpenFile(capPath, os.O_RDWR|os.O_CREATE, 0o644)
+	files, err := makeRunFiles(sl)
+	if err != nil {
+		return out, fmt.Errorf("scratch directory: %w", err)
+	}
+	defer files.close()
+	in.tag = newRunTag()
+	in.scratch = sl.path
+	in.capture = sl.path + "/" + files.capName
+	in.artDir = sl.path + "/" + files.artName
+	env, err := o.environ(in)
 	if err != nil {
 		return out, err
 	}
-	capFile.Close()
-	if err := os.Mkdir(artDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return out, err
-	}
-	env, err := o.environ(in, capPath, artDir)
-	if err != nil {
-		return out, err
-	}
-	stdout, stderr := in.stdout, in.stderr
-	if stdout == nil {
-		if stdout, err = openLog(in.storeDir, in.logBase+".out"); err != nil {
-			return out, err
-		}
-		defer stdout.close()
-		if stderr, err = openLog(in.storeDir, in.logBase+".err"); err != nil {
-			return out, err
-		}
-		defer stderr.close()
-	}
+	stdout, stderr := sl.stdout, sl.stderr
 	// The slot's next run writes after this one.
 	defer stdout.next()
 	defer stderr.next()
@@ -150,29 +211,43 @@ func (o *Op) run(ctx context.Context, in runInput) (outcome, error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = o.spec.Grace // then Wait kills the leader; the group follows below
 
-	if err := cmd.Start(); err != nil {
+	if err := startProcess(cmd); err != nil {
 		return out, fmt.Errorf("start %s: %w", o.spec.Argv[0], err)
 	}
 	waitErr := cmd.Wait()
-	// Nothing of the run may outlive it: kill what is left of its group,
-	// such as a background job of a shell script.
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	waited(cmd.Process.Pid)
+	// Nothing of the run may outlive it: its group, and what left the
+	// group (a daemon), before metalab looks at what it left.
+	killLeftovers(cmd.Process.Pid, in.tag)
 
 	out.stdout = stdout.ref()
 	out.stderr = stderr.ref()
 	if out.stderr != nil && out.stderr.Length > 0 {
 		out.stderrTail = stderr.tail(stderrTailSize)
 	}
-	if f, err := os.OpenFile(capPath, os.O_RDWR, 0); err == nil {
-		if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-			if err := in.rec.ApplyLines(f, o.dir); err != nil {
-				in.rec.Fail(fmt.Errorf("reading $METALAB_CAPTURE: %w", err))
-			}
-			f.Truncate(0) // empty for the slot's next run
-		}
-		f.Close()
+
+	// What the run did to metalab's files comes first: it decides what
+	// can be believed.
+	var tampered []string
+	if msg := sl.check(); msg != "" {
+		tampered = append(tampered, msg)
 	}
-	collectArtifacts(in.rec, artDir)
+	capMsg, artMsg := files.check(sl)
+	for _, m := range []string{capMsg, artMsg} {
+		if m != "" {
+			tampered = append(tampered, m)
+		}
+	}
+	// The capture file is read through metalab's own descriptor, which
+	// still holds what the run wrote even if it removed the name.
+	if _, err := files.capFile.Seek(0, io.SeekStart); err == nil {
+		if err := in.rec.ApplyLines(files.capFile, o.dir); err != nil {
+			in.rec.Fail(fmt.Errorf("reading $METALAB_CAPTURE: %w", err))
+		}
+	}
+	if artMsg == "" && !sl.broken {
+		collectArtifacts(in.rec, files.art, "$METALAB_ARTIFACT_DIR")
+	}
 
 	st := cmd.ProcessState
 	if st == nil {
@@ -181,11 +256,25 @@ func (o *Op) run(ctx context.Context, in runInput) (outcome, error) {
 	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 		out.peakRSSKB = ru.Maxrss // kilobytes on Linux
 	}
+	procErr := processError(o.spec.Argv[0], st, waitErr, &out)
+	if len(tampered) > 0 {
+		msg := "the run " + strings.Join(tampered, "; it ")
+		if procErr != nil {
+			msg += " (and then: " + procErr.Error() + ")"
+		}
+		return out, errors.New(msg)
+	}
+	return out, procErr
+}
+
+// processError says how the process ended, if not with exit status 0, and
+// notes its exit code or signal in out.
+func processError(name string, st *os.ProcessState, waitErr error, out *outcome) error {
 	ws, _ := st.Sys().(syscall.WaitStatus)
 	switch {
 	case ws.Signaled():
 		out.signal = signalName(ws.Signal())
-		return out, fmt.Errorf("killed by signal %s", out.signal)
+		return fmt.Errorf("killed by signal %s", out.signal)
 	case st.Exited():
 		code := st.ExitCode()
 		out.exitCode = &code
@@ -194,36 +283,45 @@ func (o *Op) run(ctx context.Context, in runInput) (outcome, error) {
 			if l := lastLine(out.stderrTail); l != "" {
 				msg += ": " + l
 			}
-			return out, errors.New(msg)
+			return errors.New(msg)
 		}
 	}
 	if waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay) {
 		var ee *exec.ExitError
 		if !errors.As(waitErr, &ee) {
-			return out, waitErr
+			return fmt.Errorf("%s: %w", name, waitErr)
 		}
 	}
-	return out, nil
+	return nil
 }
 
-// collectArtifacts stores the files the program left in
-// $METALAB_ARTIFACT_DIR, in name order.
-func collectArtifacts(rec *capture.Recorder, dir string) {
-	entries, err := os.ReadDir(dir)
+// collectArtifacts stores the regular files of the artifact directory art
+// (what denotes it, for messages), in name order. Anything else (a symlink,
+// a FIFO, a directory) is not followed nor stored, with a warning.
+func collectArtifacts(rec *capture.Recorder, art *os.Root, what string) {
+	names, err := readNames(art, ".")
 	if err != nil {
+		rec.Fail(fmt.Errorf("reading %s: %w", what, err))
 		return
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			rec.Warn(fmt.Sprintf("$METALAB_ARTIFACT_DIR/%s is not a regular file; not stored", e.Name()))
+	sort.Strings(names)
+	for _, name := range names {
+		if err := context.Cause(rec.Context()); err != nil {
+			rec.Fail(fmt.Errorf("collecting artifacts stopped: %w", err))
+			return
+		}
+		f, info, err := safefs.OpenRegularIn(art, name, os.O_RDONLY, 0)
+		if err != nil {
+			var nr *safefs.NotRegularError
+			if errors.As(err, &nr) {
+				rec.Warn(fmt.Sprintf("%s/%s is %s; not stored", what, name, safefs.Describe(nr.Mode)))
+			} else {
+				rec.Warn(fmt.Sprintf("%s/%s: %v; not stored", what, name, err))
+			}
 			continue
 		}
-		rec.ArtifactFile(e.Name(), filepath.Join(dir, e.Name()), "")
-	}
-	// Empty for the slot's next run.
-	for _, e := range entries {
-		os.RemoveAll(filepath.Join(dir, e.Name()))
+		rec.ArtifactFrom(name, f, info, "")
+		f.Close()
 	}
 }
 
@@ -235,12 +333,9 @@ type logFile struct {
 	end   int64 // the size ref saw last; -1: none since next
 }
 
-func openLog(storeDir, rel string) (*logFile, error) {
-	p := filepath.Join(storeDir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+// openLog opens the store's log logs/name for the runs of a slot.
+func openLog(st *store.Store, name string) (*logFile, error) {
+	f, err := st.OpenLog(name)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +344,7 @@ func openLog(storeDir, rel string) (*logFile, error) {
 		f.Close()
 		return nil, err
 	}
-	return &logFile{f: f, rel: filepath.ToSlash(rel), start: fi.Size(), end: -1}, nil
+	return &logFile{f: f, rel: "logs/" + name, start: fi.Size(), end: -1}, nil
 }
 
 // ref is the byte range the run wrote. One slot runs one run at a time, so
@@ -272,12 +367,9 @@ func (l *logFile) tail(n int64) string {
 	}
 	size := min(r.Length, n)
 	buf := make([]byte, size)
-	f, err := os.Open(l.f.Name())
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	k, _ := f.ReadAt(buf, r.Offset+r.Length-size)
+	// Through metalab's own descriptor: the name may be a link the run
+	// planted since.
+	k, _ := l.f.ReadAt(buf, r.Offset+r.Length-size)
 	buf = buf[:k]
 	for len(buf) > 0 && size < r.Length && !utf8.RuneStart(buf[0]) {
 		buf = buf[1:]

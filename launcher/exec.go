@@ -164,12 +164,20 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 	if err := x.w.Append(rec); err != nil {
 		return "", err
 	}
-	var recorder *capture.Recorder
-	if attempt == 0 && x.noStaleArtifacts {
-		recorder = capture.NewFreshRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
-	} else {
-		recorder = capture.NewRecorder(x.st.Dir(), x.st.ArtifactDir(spec.ID))
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if x.exp.Timeout > 0 {
+		runCtx, cancel = context.WithTimeoutCause(ctx, x.exp.Timeout, errTimeout)
 	}
+	// The run's context bounds copying its artifacts too: a run cannot
+	// make metalab outlive its timeout by naming a huge file.
+	recorder := capture.NewRecorder(capture.Config{
+		Root:    x.st.Root(),
+		Dir:     x.st.ArtifactRel(spec.ID),
+		Context: runCtx,
+		Limits:  x.exp.Limits,
+		Fresh:   attempt == 0 && x.noStaleArtifacts,
+	})
+	defer recorder.Close()
 	// A child logger per run costs an allocation and a copy of the
 	// context; a disabled logger (a quiet sweep) needs none.
 	logger := x.log
@@ -177,23 +185,19 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 		logger = x.log.With().Str(fieldRunID, spec.ID).Logger()
 	}
 	rt := &Runtime{
-		RunID:    spec.ID,
-		Params:   spec.Params,
-		Seeds:    spec.Seeds,
-		Capture:  recorder,
-		Context:  x.opctx,
-		Logger:   logger,
-		Slot:     slot,
-		Writer:   x.w.Name(),
-		rec:      recorder,
-		storeDir: x.st.Dir(),
+		RunID:   spec.ID,
+		Params:  spec.Params,
+		Seeds:   spec.Seeds,
+		Capture: recorder,
+		Context: x.opctx,
+		Logger:  logger,
+		Slot:    slot,
+		Writer:  x.w.Name(),
+		rec:     recorder,
+		store:   x.st,
 	}
 	defer rt.cleanup()
 
-	runCtx, cancel := ctx, context.CancelFunc(func() {})
-	if x.exp.Timeout > 0 {
-		runCtx, cancel = context.WithTimeoutCause(ctx, x.exp.Timeout, errTimeout)
-	}
 	err := safeExecute(runCtx, x.exp.Operation, rt)
 	timedOut := errors.Is(context.Cause(runCtx), errTimeout)
 	cancel()

@@ -45,6 +45,10 @@ type Experiment struct {
 	Timeout time.Duration
 	// Retries is how many more times a failed run is tried at once.
 	Retries int
+	// Limits bound what one run may capture: the size of one capture line
+	// and of all of a run's lines, and of one artifact. The zero value
+	// means the defaults of package capture (16 MiB, 64 MiB, 1 GiB).
+	Limits capture.Limits
 
 	// Slurm is how a SLURM submission runs the sweep: resources, modules,
 	// setup lines. Local runs ignore it.

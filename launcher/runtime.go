@@ -33,7 +33,7 @@ type Runtime struct {
 	Writer string
 
 	rec      *capture.Recorder
-	storeDir string
+	store    *store.Store
 	once     sync.Once
 	scratch  string
 	scrErr   error
@@ -47,13 +47,18 @@ type Runtime struct {
 // remove.
 func (rt *Runtime) ScratchDir() (string, error) {
 	rt.once.Do(func() {
-		rt.scratch, rt.scrErr = os.MkdirTemp("", tempname.Pattern(scratchPrefix, rt.RunID))
+		rt.scratch, rt.scrErr = os.MkdirTemp("", tempname.Pattern(ScratchPrefix, rt.RunID))
 	})
 	return rt.scratch, rt.scrErr
 }
 
 // StoreDir is the store directory the run's results go to.
-func (rt *Runtime) StoreDir() string { return rt.storeDir }
+func (rt *Runtime) StoreDir() string { return rt.store.Dir() }
+
+// Store is the store the run's results go to, for operations that write
+// files of their own into it (the per-slot logs of command operations),
+// through [store.Store.OpenLog] and [store.Store.Root], never by path.
+func (rt *Runtime) Store() *store.Store { return rt.store }
 
 // Recorder is the run's capture recorder, for operations that feed it by
 // other paths than the [capture.Capture] methods (the command protocol).
@@ -64,14 +69,16 @@ func (rt *Runtime) Recorder() *capture.Recorder { return rt.rec }
 // returns.
 func (rt *Runtime) Annotate(fn func(*store.Record)) { rt.annotate = append(rt.annotate, fn) }
 
-// scratchPrefix begins the names of scratch directories; the rest tells
-// the host and process of the sweep (package tempname), so that the next
-// sweep can remove those of one that was killed.
-const scratchPrefix = "metalab-run."
+// ScratchPrefix begins the names of the scratch directories of runs (those
+// of [Runtime.ScratchDir], and an operation's own, such as a command's
+// per-slot ones); the rest tells the host and process of the sweep
+// (package tempname), so that the next sweep can remove those of one that
+// was killed.
+const ScratchPrefix = "metalab-run."
 
 // removeStaleScratch removes the scratch directories under $TMPDIR of
 // sweeps on this host that died without cleaning up.
-func removeStaleScratch() { tempname.RemoveStale(os.TempDir(), scratchPrefix) }
+func removeStaleScratch() { tempname.RemoveStale(os.TempDir(), ScratchPrefix) }
 
 func (rt *Runtime) cleanup() {
 	if rt.scratch != "" {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -111,8 +112,8 @@ func (s *Store) mkdir(rel string) error {
 // into the store on behalf of a run (artifacts) go through it.
 func (s *Store) Root() *os.Root { return s.root }
 
-// OpenLog opens the log file logs/name for appending, creating it if
-// missing. It refuses a symlink (a run may have planted one to make metalab
+// OpenLog opens the log file logs/name for appending (and reading back
+// what was appended), creating it if missing. It refuses a symlink (a run may have planted one to make metalab
 // append to a file it could not write itself) or anything but a regular
 // file in its place, and a name that is not a plain file name. The path
 // the log's records point at is "logs/" + name.
@@ -120,12 +121,17 @@ func (s *Store) OpenLog(name string) (*os.File, error) {
 	if !validName(name) {
 		return nil, fmt.Errorf("store: invalid log name %q", name)
 	}
-	f, _, err := safefs.OpenRegularIn(s.root, logsDir+"/"+name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, safefs.FileCreate)
+	f, _, err := safefs.OpenRegularIn(s.root, logsDir+"/"+name, os.O_RDWR|os.O_CREATE|os.O_APPEND, safefs.FileCreate)
 	if err != nil {
 		return nil, fmt.Errorf("store: opening log: %w", err)
 	}
 	return f, nil
 }
+
+// SlotLogName is the name (in logs/, see [Store.OpenLog]) of the log of
+// one worker slot of a writer; with ".out" or ".err" appended, it holds the
+// output of the runs that slot executed.
+func SlotLogName(writer string, slot int) string { return writer + "-s" + strconv.Itoa(slot) }
 
 // OpenFile opens the file rel (a slash-separated path relative to the
 // store, as records give log and artifact paths) for reading. A path that

@@ -207,3 +207,44 @@ func modeOf(want string) fs.FileMode {
 	}
 	return 0
 }
+
+// OpenDirIn opens the directory rel inside root as a root of its own,
+// creating it and its parents (mode [DirCreate]) when create is set. Every
+// component must be a real directory: a symlink is refused even when it
+// points inside root, so that what metalab writes lands where its records
+// say.
+func OpenDirIn(root *os.Root, rel string, create bool) (*os.Root, error) {
+	rel = path.Clean(filepath.ToSlash(rel))
+	if !filepath.IsLocal(rel) {
+		return nil, &fs.PathError{Op: "open", Path: filepath.Join(root.Name(), rel), Err: errors.New("path leaves its directory")}
+	}
+	p := ""
+	for _, comp := range strings.Split(rel, "/") {
+		p = path.Join(p, comp)
+		info, err := root.Lstat(p)
+		if create && errors.Is(err, fs.ErrNotExist) {
+			if err = root.Mkdir(p, DirCreate); err == nil || errors.Is(err, fs.ErrExist) {
+				info, err = root.Lstat(p)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			return nil, &NotRegularError{Path: filepath.Join(root.Name(), p), Mode: info.Mode(), Want: "a directory"}
+		}
+	}
+	sub, err := root.OpenRoot(rel)
+	if err != nil {
+		return nil, err
+	}
+	// A symlink swapped in between the checks and the open: the root
+	// confines it, and this catches it.
+	want, err1 := root.Lstat(rel)
+	got, err2 := sub.Stat(".")
+	if err1 != nil || err2 != nil || !os.SameFile(want, got) {
+		sub.Close()
+		return nil, &fs.PathError{Op: "open", Path: filepath.Join(root.Name(), rel), Err: errors.New("directory was replaced while it was opened")}
+	}
+	return sub, nil
+}
