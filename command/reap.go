@@ -165,7 +165,7 @@ func children() []int {
 
 // procStat is what metalab reads of /proc/PID/stat.
 type procStat struct {
-	state                byte
+	state               byte
 	ppid, pgrp, session int
 }
 
