@@ -7,6 +7,8 @@ import "strconv"
 //
 //	{"metric": "loss", "value": 0.25}    or    {..., "step": 3}
 //
+// optionally ending in , "run": "<run ID>" as the persistent helper writes
+// it,
 // with a plain name (printable ASCII without escapes) and a finite number,
 // as ParseLine would, without building a map of the object: a persistent
 // operation sends a line or two a run, and decoding them was a sixth of
@@ -31,19 +33,31 @@ func parseMetricLine(line []byte) (ev Event, ok bool) {
 	}
 	ev = Event{Kind: KindMetric, Name: name, Value: v}
 	if p.lit(",") {
-		if !p.lit(`"step"`) || !p.lit(":") {
+		if p.lit(`"step"`) {
+			if !p.lit(":") {
+				return ev, false
+			}
+			num, ok := p.number()
+			if !ok {
+				return ev, false
+			}
+			step, err := strconv.ParseInt(num, 10, 64)
+			if err != nil {
+				return ev, false
+			}
+			ev.Step = &step
+			if !p.lit(",") {
+				goto end
+			}
+		}
+		if !p.lit(`"run"`) || !p.lit(":") {
 			return ev, false
 		}
-		num, ok := p.number()
-		if !ok {
+		if ev.Run, ok = p.plainString(); !ok {
 			return ev, false
 		}
-		step, err := strconv.ParseInt(num, 10, 64)
-		if err != nil {
-			return ev, false
-		}
-		ev.Step = &step
 	}
+end:
 	if !p.lit("}") {
 		return ev, false
 	}

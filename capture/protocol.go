@@ -21,6 +21,11 @@ import (
 //	{"artifact": "model", "path": "model.pt"}      "format" is optional
 //	{"log": "converged after 10 epochs"}
 //
+// Any line may also name the run it belongs to, "run": "<run ID>"; a
+// persistent process's helper does, so that a line that a thread of an
+// earlier run writes late is rejected instead of credited to the run in
+// progress.
+//
 // NaN, Infinity and -Infinity, which Python's json module writes for
 // non-finite floats although JSON has no such tokens, are accepted and kept
 // as null, with a warning.
@@ -37,6 +42,9 @@ const (
 )
 
 var kinds = []Kind{KindMetric, KindData, KindArtifact, KindLog}
+
+// runKey is the key by which any line may name its run.
+const runKey = "run"
 
 // allowedKeys lists the other keys each kind's line may hold.
 var allowedKeys = map[Kind][]string{
@@ -62,6 +70,8 @@ type Event struct {
 	Path, Format string
 	// Text is a log line.
 	Text string
+	// Run is the run the line says it belongs to; "" when it does not say.
+	Run string
 	// Warnings are notes about the line that do not fail the run, such as
 	// a non-finite number stored as null.
 	Warnings []string
@@ -103,6 +113,13 @@ func parseLine(line []byte) (Event, error) {
 		}
 		kind = k
 	}
+	var run string
+	if raw, ok := obj[runKey]; ok {
+		if err := json.Unmarshal(raw, &run); err != nil {
+			return Event{}, fmt.Errorf("run must be a string, got %s", jsonKind(raw))
+		}
+		delete(obj, runKey)
+	}
 	if kind == "" {
 		for key := range obj {
 			if !isOtherKey(key) {
@@ -116,7 +133,7 @@ func parseLine(line []byte) (Event, error) {
 			return Event{}, fmt.Errorf("%s line has an unknown key %q (it takes %s)", kind, key, keyList(kind))
 		}
 	}
-	ev := Event{Kind: kind}
+	ev := Event{Kind: kind, Run: run}
 	if kind == KindLog {
 		if err := json.Unmarshal(obj["log"], &ev.Text); err != nil {
 			return Event{}, fmt.Errorf("log text must be a string, got %s", jsonKind(obj["log"]))
@@ -394,26 +411,32 @@ func (r *Recorder) ApplyLines(rd io.Reader, dir string) error {
 			return nil
 		}
 		if err == nil {
-			r.ApplyLine(n, line, dir)
+			r.ApplyLine(n, line, dir, "")
 		}
 	}
 }
 
 // ApplyLine parses line number n (without its newline) and applies it; a
-// blank line is skipped, and a line that does not parse fails the run.
-func (r *Recorder) ApplyLine(n int, line []byte, dir string) {
+// blank line is skipped, and a line that does not parse fails the run. A
+// line that names a run other than runID (when runID is set) is not
+// applied: ApplyLine returns the run it names, for the caller to report.
+func (r *Recorder) ApplyLine(n int, line []byte, dir, runID string) (foreign string) {
 	if len(bytes.TrimSpace(line)) == 0 {
-		return
+		return ""
 	}
 	ev, err := ParseLine(line)
 	if err != nil {
 		r.Fail(fmt.Errorf("capture line %d: %s: %s", n, err, quoteLine(line)))
-		return
+		return ""
+	}
+	if runID != "" && ev.Run != "" && ev.Run != runID {
+		return ev.Run
 	}
 	if ev.Kind == KindArtifact && !filepath.IsAbs(ev.Path) {
 		ev.Path = filepath.Join(dir, ev.Path)
 	}
 	r.Apply(ev)
+	return ""
 }
 
 // CountCaptured adds size bytes (line n) to what the run has sent, and

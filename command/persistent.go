@@ -335,6 +335,8 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 		return out, p.crashed(pr, &out, "could not send the run")
 	}
 	n, reading := 0, true
+	late := map[string]int{} // lines that name another run, by that run
+	defer func() { reportLate(rt, late) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -358,7 +360,9 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 				case l.err != nil:
 					rec.Fail(fmt.Errorf("capture line %d: %v (max_capture_line); skipped", n, l.err))
 				default:
-					rec.ApplyLine(n, l.line, p.op.dir)
+					if other := rec.ApplyLine(n, l.line, p.op.dir, rt.RunID); other != "" {
+						late[other]++
+					}
 				}
 				continue
 			}
@@ -411,17 +415,20 @@ func (p *Persistent) rejectLate(pr *proc, rt *launcher.Runtime) {
 		}
 		break
 	}
-	if len(late) == 0 {
-		return
+	if len(late) > 0 {
+		reportLate(rt, map[string]int{pr.lastRun: len(late)})
 	}
-	first := late[0].line
-	if late[0].err != nil {
-		first = []byte("(a line too long to show)")
+}
+
+// reportLate warns, on the record of the run in progress and in the
+// sweep's log, of the capture lines that earlier runs (by run ID) wrote
+// after they had ended, which were rejected.
+func reportLate(rt *launcher.Runtime, late map[string]int) {
+	for run, n := range late {
+		msg := fmt.Sprintf("rejected %d capture line(s) that run %s wrote after it had ended", n, run)
+		rt.Recorder().Warn(msg)
+		rt.Logger.Warn().Str("late_run_id", run).Int("lines", n).Msg(msg)
 	}
-	msg := fmt.Sprintf("rejected %d capture line(s) that %s wrote after run %s's done line, such as %.120q",
-		len(late), p.op.spec.Argv[0], pr.lastRun, first)
-	rt.Recorder().Warn(msg)
-	rt.Logger.Warn().Str("late_run_id", pr.lastRun).Int("lines", len(late)).Msg(msg)
 }
 
 // collect stores the run's artifacts and empties its scratch, and says

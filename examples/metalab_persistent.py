@@ -36,10 +36,14 @@ class Capture:
 
     def __init__(self, channel, req):
         self._channel = channel
+        self._run = req["run_id"]
         self.artifact_dir = req["artifact_dir"]
         self.scratch = req["scratch"]
 
     def _emit(self, **obj):
+        # Each line names its run: one that a thread writes after the run
+        # has ended is rejected by metalab, not credited to the next run.
+        obj["run"] = self._run
         self._channel.write(json.dumps(obj) + "\n")
 
     def metric(self, name, value, step=None):

@@ -118,6 +118,9 @@ func (l *loader) experiment(raw map[string]any) (*launcher.Experiment, error) {
 	if exp.Retries, err = l.intIn(raw, path{"retries"}, 0, 0, 1000); err != nil {
 		return nil, err
 	}
+	if exp.Limits, err = l.limits(raw); err != nil {
+		return nil, err
+	}
 	if exp.Params, err = l.params(raw); err != nil {
 		return nil, err
 	}
@@ -136,8 +139,54 @@ func (l *loader) experiment(raw map[string]any) (*launcher.Experiment, error) {
 	if err := exp.Validate(); err != nil {
 		return nil, &Error{File: l.file, Msg: err.Error(), Err: err}
 	}
+	if err := l.checkEnv(exp); err != nil {
+		return nil, err
+	}
 	return exp, nil
 }
+
+// checkEnv refuses params (or a context) too large for the environment
+// of a run: the widest point of the sweep must fit, or every run would
+// fail with "argument list too long".
+func (l *loader) checkEnv(exp *launcher.Experiment) error {
+	c, ok := exp.Operation.(interface {
+		CheckPoint(params.Point, launcher.Context) error
+	})
+	if !ok {
+		return nil
+	}
+	src := exp.Params
+	if src == nil {
+		src = params.Cases{{}}
+	}
+	ctx := launcher.Context{}
+	for k, v := range exp.Context {
+		if f, ok := v.(launcher.File); ok {
+			v = string(f)
+		}
+		ctx[k] = v
+	}
+	err := c.CheckPoint(params.Widest(src), ctx)
+	var ee *command.EnvError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	at := path{"params"}
+	switch {
+	case ee.Param == "":
+		at = path{"context"}
+	case isGrid(src):
+		at = path{"params", "grid", ee.Param}
+	case isRandom(src):
+		at = path{"params", "random", "space", ee.Param}
+	default:
+		at = path{"params", "cases"}
+	}
+	return l.errAt(at, ee.Hint(), "%s", ee.Error())
+}
+
+func isGrid(s params.Source) bool   { _, ok := s.(params.Grid); return ok }
+func isRandom(s params.Source) bool { _, ok := s.(params.Random); return ok }
 
 // ---- schema and unknown keys
 
@@ -172,6 +221,7 @@ var rootSchema = fixed(map[string]*schema{
 	"name": leaf, "version": leaf, "description": leaf,
 	"command": leaf, "mode": leaf, "workdir": leaf, "env": free,
 	"timeout": leaf, "retries": leaf,
+	"max_artifact_size": leaf, "max_capture_line": leaf, "max_capture_size": leaf,
 	"params": fixed(map[string]*schema{
 		"grid": free,
 		"random": fixed(map[string]*schema{

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/command"
 	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/params"
@@ -283,6 +284,17 @@ func TestLoadErrors(t *testing.T) {
 		{"slurm string", head + "[slurm]\nmem = 4\n", 4, "slurm.mem: expected a string", `mem = "4"`},
 		{"grid axis not an array", head + "[params.grid]\nn = 5\n", 4, "params.grid.n: expected an array of values, got an integer (5)", "n = [5]"},
 		{"grid key that is top-level", head + "[params.grid]\nn = [1]\ntimeout = \"1m\"\n", 5, "params.grid.timeout: expected an array", "top-level key"},
+		// limits
+		{"artifact size not a size", head + "max_artifact_size = \"big\"\n", 3, `max_artifact_size "big" is not a size`, "1GiB"},
+		{"capture line zero", head + "max_capture_line = 0\n", 3, "max_capture_line must be positive", "default"},
+		{"capture size negative", head + "max_capture_size = \"-1MiB\"\n", 3, "is not a size", ""},
+		{"capture line too large", head + "max_capture_line = \"2GiB\"\n", 3, "too large (at most 1 GiB)", ""},
+		{"artifact size wrong type", head + "max_artifact_size = [1]\n", 3, "max_artifact_size: expected a number of bytes", ""},
+		// params too large for a run's environment
+		{"param too large for the environment", head + "[params.grid]\nx = [1]\nblob = [\"" + strings.Repeat("a", 200<<10) + "\"]\n", 5,
+			`METALAB_PARAMS would be 200 KiB in the environment of a run, over the 128 KiB that Linux takes for one variable; the largest param is "blob"`, "[context]"},
+		{"context too large for the environment", head + "[context]\nnote = \"" + strings.Repeat("a", 200<<10) + "\"\n", 3,
+			"METALAB_CONTEXT would be 200 KiB", "[context]"},
 		// params
 		{"empty grid", head + "[params.grid]\n", 3, "params.grid has no axes", "remove [params.grid]"},
 		{"empty axis", head + "[params.grid]\na = [1]\nn = []\n", 5, "grid axis params.grid.n is empty", ""},
@@ -468,6 +480,30 @@ func TestDidYouMean(t *testing.T) {
 	for _, tt := range tests {
 		if got := didYouMean(tt.in, valid); got != tt.want {
 			t.Errorf("didYouMean(%q)=%q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLoadLimits(t *testing.T) {
+	const head = "name = \"x\"\ncommand = [\"sh\", \"-c\", \"true\"]\n"
+	tests := []struct {
+		content string
+		want    capture.Limits
+	}{
+		{"", capture.Limits{}},
+		{"max_artifact_size = \"1GiB\"\nmax_capture_line = \"1 MiB\"\nmax_capture_size = 5000\n",
+			capture.Limits{MaxArtifactSize: 1 << 30, MaxLine: 1 << 20, MaxCaptureSize: 5000}},
+		{"max_artifact_size = \"2.5GB\"\nmax_capture_line = \"64k\"\n",
+			capture.Limits{MaxArtifactSize: 2.5e9, MaxLine: 64 << 10}},
+	}
+	for _, tt := range tests {
+		file := writeFile(t, t.TempDir(), "exp.toml", head+tt.content, 0o644)
+		exp, err := Load(file)
+		if err != nil {
+			t.Fatalf("Load(%q): %v", tt.content, err)
+		}
+		if got := exp.Limits; got != tt.want {
+			t.Errorf("Load(%q).Limits=%+v, want %+v", tt.content, got, tt.want)
 		}
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -73,12 +71,12 @@ func (a *App) runLogs(ctx context.Context, opts logsOptions, out io.Writer) erro
 	}
 	both := opts.Stdout == opts.Stderr
 	if (both || opts.Stdout) && rec.Stdout != nil {
-		if err := copyLog(out, st.Dir(), rec.Stdout); err != nil {
+		if err := copyLog(out, st, rec.Stdout); err != nil {
 			return err
 		}
 	}
 	if (both || opts.Stderr) && rec.Stderr != nil {
-		if err := copyLog(out, st.Dir(), rec.Stderr); err != nil {
+		if err := copyLog(out, st, rec.Stderr); err != nil {
 			return err
 		}
 	}
@@ -125,20 +123,24 @@ func (a *App) findRun(st *store.Store, id string) (*Record, error) {
 	return nil, usageErr(hint, "no run %q in %s", id, st.Dir())
 }
 
-// copyLog writes one run's byte range of a shared log file.
-func copyLog(w io.Writer, storeDir string, ref *store.LogRef) error {
-	p := filepath.Join(storeDir, filepath.FromSlash(ref.File))
-	f, err := os.Open(p)
+// copyLog writes one run's byte range of a shared log file. The file is
+// opened inside the store only: a record's path comes from a segment that
+// anyone who can write the store could have edited.
+func copyLog(w io.Writer, st *store.Store, ref *store.LogRef) error {
+	f, err := st.OpenFile(ref.File)
 	if err != nil {
 		return fmt.Errorf("log of the run: %w", err)
 	}
 	defer f.Close()
+	if ref.Offset < 0 || ref.Length < 0 {
+		return fmt.Errorf("log of the run: the record gives a negative range (%d, %d) of %s", ref.Offset, ref.Length, f.Name())
+	}
 	n, err := io.Copy(w, io.NewSectionReader(f, ref.Offset, ref.Length))
 	if err != nil {
 		return err
 	}
 	if n < ref.Length {
-		return fmt.Errorf("log %s is truncated: the run's bytes %d-%d are not all there", p, ref.Offset, ref.Offset+ref.Length)
+		return fmt.Errorf("log %s is truncated: the run's bytes %d-%d are not all there", f.Name(), ref.Offset, ref.Offset+ref.Length)
 	}
 	return nil
 }
