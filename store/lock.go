@@ -287,9 +287,9 @@ type Lock struct {
 // A holder sets its entry's modification time to its clock every
 // Heartbeat (10 s). An entry is stale, and anybody removes it:
 //   - on the same host (same host name, boot ID and PID namespace), as
-//     soon as its PID is gone (kill(pid, 0) fails with ESRCH) or now belongs
-//     to a process with another start time; an entry of an earlier boot of
-//     this host is stale at once;
+//     soon as its PID is gone (kill(pid, 0) fails with ESRCH, or /proc
+//     shows a zombie) or now belongs to a process with another start time;
+//     an entry of an earlier boot of this host is stale at once;
 //   - from another host, StaleAfter (2 min) after its last heartbeat by the
 //     reader's clock. Clocks of the hosts sharing a store must agree to
 //     within StaleAfter minus Heartbeat (NTP keeps a cluster within
@@ -744,33 +744,42 @@ func alive(p process) bool {
 	if errors.Is(syscall.Kill(p.PID, 0), syscall.ESRCH) {
 		return false
 	}
-	if p.Start != "" {
-		if s := procStart(p.PID); s != "" && s != p.Start {
-			return false // the PID was reused
-		}
+	state, start := procStat(p.PID)
+	switch {
+	case state == "Z" || state == "X":
+		return false // killed, and not yet reaped by its parent
+	case p.Start != "" && start != "" && start != p.Start:
+		return false // the PID was reused
 	}
 	return true
 }
 
-// procStart is field 22 of /proc/PID/stat, the process's start time in
-// clock ticks since boot, or "" where there is no /proc.
+// procStart is when process pid started, in clock ticks since boot, or ""
+// where there is no /proc.
 func procStart(pid int) string {
+	_, start := procStat(pid)
+	return start
+}
+
+// procStat reads the state (field 3) and start time (field 22) of
+// /proc/PID/stat; both are "" where there is no /proc.
+func procStat(pid int) (state, start string) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	defer f.Close()
 	line, _ := bufio.NewReader(io.LimitReader(f, 4096)).ReadString('\n')
 	// The command name, field 2, is in parentheses and may hold anything.
 	i := strings.LastIndexByte(line, ')')
 	if i < 0 {
-		return ""
+		return "", ""
 	}
 	fields := strings.Fields(line[i+1:])
 	if len(fields) < 20 {
-		return ""
+		return "", ""
 	}
-	return fields[19]
+	return fields[0], fields[19]
 }
 
 // entryHost is a host name as a part of an entry name: its first label,

@@ -587,6 +587,19 @@ func TestAlive(t *testing.T) {
 	if err := exited.Run(); err != nil {
 		t.Fatal(err)
 	}
+	// A child that has exited and that this process does not reap yet: a
+	// zombie, which kill(pid, 0) still finds.
+	zombie := exec.Command("true")
+	if err := zombie.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Wait()
+	for i := 0; i < 500; i++ {
+		if state, _ := procStat(zombie.Process.Pid); state != "R" && state != "S" && state != "D" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	me := thisProcess()
 	tests := []struct {
 		name string
@@ -594,6 +607,7 @@ func TestAlive(t *testing.T) {
 		want bool
 	}{
 		{"this process", me, true},
+		{"a zombie", with(me, func(p *process) { p.PID, p.Start = zombie.Process.Pid, "" }), false},
 		{"an exited process", with(me, func(p *process) { p.PID, p.Start = exited.Process.Pid, "" }), false},
 		{"this PID, reused by another start", with(me, func(p *process) { p.Start = "1" }), me.Start == ""},
 		{"PID 0", with(me, func(p *process) { p.PID = 0 }), false},
