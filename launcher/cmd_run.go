@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -16,6 +17,11 @@ type runOptions struct {
 	Workers  int
 	Progress string
 	NoTable  bool
+	// Wait: wait for another writer of the store to end instead of
+	// refusing.
+	Wait bool
+	// MaxPlanTime is as in Options: 0 the default, negative no limit.
+	MaxPlanTime time.Duration
 }
 
 func (a *App) cmdRun() *cli.Command {
@@ -26,6 +32,11 @@ func (a *App) cmdRun() *cli.Command {
 		Description: "Expands the param grid times the seed replicates into runs, skips those the store\n" +
 			"already has as completed, and runs the rest here with one worker per CPU. Failed\n" +
 			"and cancelled runs run again. Ctrl-C stops starting runs; run again to resume.\n\n" +
+			"One process at a time writes a store's runs: a second run, or a run while SLURM\n" +
+			"workers of the store are running, is refused with a message naming the holder\n" +
+			"(--wait waits for it instead). A plan that metalab alone would take longer than\n" +
+			"--max-plan-time to get through (at its least cost a run) is refused before\n" +
+			"anything is written.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab run examples/pi/pi.toml --store runs/pi\n" +
 			"   metalab run examples/pi/pi.toml --store runs/pi --workers 8 --progress lines",
@@ -34,6 +45,8 @@ func (a *App) cmdRun() *cli.Command {
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Usage: "runs executed at once (default: one per CPU)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, bar, lines, quiet"},
 			&cli.BoolFlag{Name: "no-table", Usage: "do not print the results table at the end"},
+			&cli.BoolFlag{Name: "wait", Usage: "if another process writes the store, wait for it to end (default: refuse)"},
+			&cli.DurationFlag{Name: "max-plan-time", Value: DefaultMaxPlanTime, Usage: "refuse a plan whose runs metalab alone would take longer than `DURATION` to get through; 0: no limit"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
@@ -45,6 +58,15 @@ func (a *App) cmdRun() *cli.Command {
 				Workers:  c.Int("workers"),
 				Progress: c.String("progress"),
 				NoTable:  c.Bool("no-table"),
+				Wait:     c.Bool("wait"),
+			}
+			switch d := c.Duration("max-plan-time"); {
+			case d < 0:
+				return usageErr("0 means no limit", "--max-plan-time must not be negative, got %s", d)
+			case d == 0:
+				opts.MaxPlanTime = -1
+			default:
+				opts.MaxPlanTime = d
 			}
 			return a.runRun(c.Context, a.logger(c), opts, a.Stdout)
 		},
@@ -60,6 +82,10 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 	if opts.Workers < 0 {
 		return usageErr("", "--workers must be positive, got %d", opts.Workers)
 	}
+	var lockWait time.Duration
+	if opts.Wait {
+		lockWait = -1 // until Ctrl-C
+	}
 	exp, err := a.experiment(opts.Target)
 	if err != nil {
 		return err
@@ -70,6 +96,8 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 		Logger:       &log,
 		Progress:     a.Stderr,
 		ProgressMode: opts.Progress,
+		LockWait:     lockWait,
+		MaxPlanTime:  opts.MaxPlanTime,
 	}))
 	if err != nil {
 		return err

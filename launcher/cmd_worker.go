@@ -30,7 +30,10 @@ func (a *App) cmdWorker() *cli.Command {
 			"store already has as completed, with up to SLURM_CPUS_PER_TASK runs at once. On\n" +
 			"SIGTERM or SIGUSR1 (sbatch --signal) and near the time limit it starts no new run,\n" +
 			"records the interrupted ones as cancelled and exits; a requeue or a later submit\n" +
-			"resumes. Exit status 1 when a run failed.",
+			"resumes. Exit status 1 when a run failed.\n\n" +
+			"The workers of a store share its lock; while a local 'metalab run' holds it, a\n" +
+			"worker waits up to 3 minutes (not past its own stop time) and then exits with\n" +
+			"status 1, its runs left pending for 'metalab collect --resubmit'.",
 		Flags: []cli.Flag{
 			storeFlag(),
 			&cli.StringFlag{Name: "submission", Required: true, Usage: "submission `ID`"},
@@ -95,6 +98,7 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 	if jobID == "" {
 		jobID = "local"
 	}
+	stopAt := stopDispatchAt(started, exp, log)
 	h, err := start(ctx, exp, Options{
 		Store:            opts.Store,
 		Workers:          workers,
@@ -107,8 +111,11 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 			Node: env.host,
 		},
 		Select:         func(*Plan) ([]int, error) { return indexes, nil },
-		StopDispatchAt: stopDispatchAt(started, exp, log),
+		StopDispatchAt: stopAt,
+		LockWait:       workerLockWait(started, stopAt),
 		worker:         true,
+		lockPurpose:    fmt.Sprintf("%s worker of submission %s (job %s, array %d, task %d)", a.Name, sub.ID, jobID, opts.Array, task),
+		lockGroup:      sub.ID,
 	})
 	if err != nil {
 		return err
@@ -127,6 +134,19 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 		return fmt.Errorf("stopped before the time limit with %d runs not started; a later submit runs them", s.Pending)
 	}
 	return nil
+}
+
+// workerLockWait is how long a worker waits for a local sweep that holds the
+// store: long enough for a local sweep killed with its node to go stale
+// (store.DefaultLockStale) and for a submit to finish, not so long that a
+// task spends its allocation waiting, and never past its stop time.
+func workerLockWait(now, stopAt time.Time) time.Duration {
+	wait := store.DefaultLockStale + time.Minute
+	if !stopAt.IsZero() {
+		wait = min(wait, stopAt.Sub(now))
+	}
+	// Options.LockWait: 0 refuses at once, and negative would wait for ever.
+	return max(wait, 0)
 }
 
 // stopDispatchAt is when a task stops starting runs: a margin before its

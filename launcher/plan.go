@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
@@ -47,13 +48,18 @@ func NewPlan(exp *Experiment) (*Plan, error) {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidExperiment, exp.Name, err)
 	}
 	src := exp.source()
+	runs, ok := planSize(src.Len(), exp.Seeds.Replicates)
+	if !ok {
+		return nil, fmt.Errorf("%w %q: %d param points times %d replicates is more runs than metalab can count (%d)",
+			ErrInvalidExperiment, exp.Name, src.Len(), exp.Seeds.Replicates, math.MaxInt)
+	}
 	spec := map[string]any{
 		"experiment": exp.Name,
 		"version":    exp.Version,
 		"params":     src.Spec(),
 		"seeds":      map[string]any{"base": exp.Seeds.Base, "replicates": exp.Seeds.Replicates},
 		"context":    fp,
-		"runs":       src.Len() * exp.Seeds.Replicates,
+		"runs":       runs,
 	}
 	b, err := params.Canonical(spec)
 	if err != nil {
@@ -76,6 +82,15 @@ func NewPlan(exp *Experiment) (*Plan, error) {
 // Len is the number of runs: param points times replicates.
 func (p *Plan) Len() int { return p.src.Len() * p.exp.Seeds.Replicates }
 
+// planSize is points times replicates, and false if that overflows an int
+// (a grid's own size is checked by its Validate).
+func planSize(points, replicates int) (int, bool) {
+	if points < 0 || replicates < 0 || replicates > 0 && points > math.MaxInt/replicates {
+		return 0, false
+	}
+	return points * replicates, true
+}
+
 // Manifest is the store manifest that records this plan's identity.
 func (p *Plan) Manifest() store.Manifest { return p.manifest }
 
@@ -94,6 +109,81 @@ func (p *Plan) At(i int) RunSpec {
 		Params:    point,
 		Seeds:     p.exp.Seeds.Bundle(r),
 	}
+}
+
+// DefaultMaxPlanTime is the default of [Options.MaxPlanTime]: a day of
+// metalab's own work on a sweep's runs, before any operation runs.
+const DefaultMaxPlanTime = 24 * time.Hour
+
+// leastRunCost is the least time metalab spends on a run of its own,
+// whatever the operation does: planning, recording and indexing it. The
+// benchmark of docs/performance.md measures 6.8 µs a run (an in-process
+// operation that does nothing, 2 workers); this is rounded down, so that a
+// faster machine is not refused a plan it could finish.
+const leastRunCost = 5 * time.Microsecond
+
+// planCost measures how long this machine takes to plan one run of p: the
+// run IDs of up to 256 runs spread over the plan. Plans with large params
+// cost more than [leastRunCost] here alone.
+func planCost(p *Plan) time.Duration {
+	n := p.Len()
+	samples := min(n, 256)
+	if samples == 0 {
+		return 0
+	}
+	p.gridIDs() // built once for the whole sweep, not a per-run cost
+	var buf []byte
+	start := time.Now()
+	for k := range samples {
+		_, buf = p.key(int(uint64(k)*uint64(n)/uint64(samples)), buf)
+	}
+	return time.Since(start) / time.Duration(samples)
+}
+
+// checkPlanTime refuses, before anything is written, a plan that metalab
+// alone would take longer than limit to get through at the larger of
+// measured (see planCost) and leastRunCost a run. A limit of 0 or less
+// means none.
+func checkPlanTime(p *Plan, limit, measured time.Duration) error {
+	if limit <= 0 {
+		return nil
+	}
+	n := p.Len()
+	cost, how := leastRunCost, fmt.Sprintf("metalab's least cost a run, from docs/performance.md; this machine plans a run in %s", measured)
+	if measured > cost {
+		cost, how = measured, "the time this machine takes to plan a run"
+	}
+	// In float seconds: n times the cost overflows a Duration from 2^63 ns.
+	est := float64(n) * cost.Seconds()
+	if est <= limit.Seconds() {
+		return nil
+	}
+	return &exitError{
+		code: ExitUsage,
+		err: fmt.Errorf("%w %q: the plan has %s runs; metalab's own work on them alone would take about %s at %s a run (%s), more than the limit of %s",
+			ErrInvalidExperiment, p.exp.Name, groupDigits(n), formatSeconds(est), cost, how, formatSeconds(limit.Seconds())),
+		hint: "reduce the grid or the replicates; if the plan is meant, raise the limit with --max-plan-time (0: none)",
+	}
+}
+
+// groupDigits writes n with a comma every three digits.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	var b []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s[i])
+	}
+	if neg {
+		return "-" + string(b)
+	}
+	return string(b)
 }
 
 // RunID returns the deterministic ID of one run: the first 8 bytes, in hex,

@@ -1,10 +1,16 @@
 package launcher
 
 import (
+	"context"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/params"
@@ -167,6 +173,140 @@ func TestPlanKeyMatchesRunID(t *testing.T) {
 			if got, want := hex.EncodeToString(k[:]), p.At(i).ID; got != want {
 				t.Fatalf("grid %d: key(%d)=%s, want At(%d).ID=%s", n, i, got, i, want)
 			}
+		}
+	}
+}
+
+// binaryGrid is a grid of axes axes of 2 values each: 2^axes points from
+// 2*axes values.
+func binaryGrid(axes int) params.Grid {
+	g := params.Grid{}
+	for i := range axes {
+		g[fmt.Sprintf("a%02d", i)] = []any{0, 1}
+	}
+	return g
+}
+
+// decimalGrid has 10^axes points.
+func decimalGrid(axes int) params.Grid {
+	g := params.Grid{}
+	for i := range axes {
+		g[fmt.Sprintf("a%02d", i)] = seqAny(10)
+	}
+	return g
+}
+
+// TestPlanSizeOverflow: a plan whose number of runs does not fit an int is
+// an invalid experiment, whether the grid or the replicates make it so.
+func TestPlanSizeOverflow(t *testing.T) {
+	tests := []struct {
+		name       string
+		params     params.Source
+		replicates int
+		runs       int    // when valid
+		err        string // when not
+	}{
+		{name: "2^62 points", params: binaryGrid(62), replicates: 1, runs: 1 << 62},
+		{name: "2^62 points, 2 replicates", params: binaryGrid(62), replicates: 2, err: "more runs than metalab can count"},
+		{name: "2^64 points", params: binaryGrid(64), replicates: 1, err: "grid has more than"},
+		{name: "MaxInt random trials, 3 replicates", params: params.Random{Trials: math.MaxInt, Space: map[string]params.Dist{"u": params.Uniform(0, 1)}},
+			replicates: 3, err: "more runs than metalab can count"},
+		{name: "10^16 points", params: decimalGrid(16), replicates: 1, runs: 1e16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := Experiment{Name: "big", Operation: Op(func() {}), Params: tt.params, Seeds: seeds.New(1, tt.replicates)}
+			p, err := NewPlan(&exp)
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatalf("NewPlan()=%v, want a plan", err)
+			case tt.err == "":
+				if got, want := p.Len(), tt.runs; got != want {
+					t.Errorf("Len()=%d, want %d", got, want)
+				}
+			case err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrInvalidExperiment):
+				t.Errorf("NewPlan()=%v, want an invalid experiment: %s", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestCheckPlanTime refuses plans that metalab alone could not get through
+// in the limit, and says how many runs and how long.
+func TestCheckPlanTime(t *testing.T) {
+	tests := []struct {
+		name     string
+		grid     params.Grid
+		measured time.Duration
+		limit    time.Duration
+		want     []string // in the error; nil: accepted
+	}{
+		{name: "a million runs", grid: decimalGrid(6), measured: time.Microsecond, limit: DefaultMaxPlanTime},
+		{name: "10^16 runs at the least cost", grid: decimalGrid(16), measured: time.Microsecond, limit: DefaultMaxPlanTime,
+			want: []string{"10,000,000,000,000,000 runs", "1,584 years", "5µs a run", "least cost", "docs/performance.md", "1µs", "limit of 24h0m0s"}},
+		{name: "10^10 runs at a measured 50 µs", grid: decimalGrid(10), measured: 50 * time.Microsecond, limit: DefaultMaxPlanTime,
+			want: []string{"10,000,000,000 runs", "5.8 days", "50µs a run", "the time this machine takes to plan a run"}},
+		{name: "2^62 runs", grid: binaryGrid(62), measured: 0, limit: DefaultMaxPlanTime,
+			want: []string{"4,611,686,018,427,387,904 runs", "730,", "years"}},
+		{name: "10^16 runs, no limit", grid: decimalGrid(16), measured: time.Microsecond, limit: -1},
+		{name: "just under the limit", grid: decimalGrid(9), measured: 0, limit: 5000 * time.Second},
+		{name: "just over the limit", grid: decimalGrid(9), measured: 0, limit: 4999 * time.Second,
+			want: []string{"1,000,000,000 runs", "1h23m20s", "limit of 1h23m19s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := Experiment{Name: "big", Operation: Op(func() {}), Params: tt.grid, Seeds: seeds.New(1, 1)}
+			p, err := NewPlan(&exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkPlanTime(p, tt.limit, tt.measured)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("checkPlanTime()=%v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("checkPlanTime()=nil, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(ee.hint, "--max-plan-time") || !errors.Is(err, ErrInvalidExperiment) {
+				t.Errorf("error %#v: want exit code %d, an invalid experiment and a hint naming --max-plan-time", err, ExitUsage)
+			}
+		})
+	}
+}
+
+// TestRunRefusesHugePlanBeforeTheStore: nothing is created for a plan that
+// is refused.
+func TestRunRefusesHugePlanBeforeTheStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	exp := Experiment{Name: "huge", Operation: Op(func() {}), Params: decimalGrid(16), Seeds: seeds.New(1, 1)}
+	_, err := Run(context.Background(), exp, append(quiet(), WithStore(dir))...)
+	if err == nil || !strings.Contains(err.Error(), "10,000,000,000,000,000 runs") {
+		t.Fatalf("Run()=%v, want the plan refused", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("store directory: %v, want none", err)
+	}
+}
+
+func TestGroupDigits(t *testing.T) {
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {-1234567, "-1,234,567"}, {math.MaxInt, "9,223,372,036,854,775,807"},
+	}
+	for _, tt := range tests {
+		if got := groupDigits(tt.n); got != tt.want {
+			t.Errorf("groupDigits(%d)=%q, want %q", tt.n, got, tt.want)
 		}
 	}
 }

@@ -3,7 +3,9 @@ package launcher
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,11 +22,15 @@ type progress struct {
 	interval time.Duration
 	stopc    chan struct{}
 	wg       sync.WaitGroup
+	now      func() time.Time
 	started  time.Time
 }
 
 func newProgress(o Options, h *Handle) *progress {
-	p := &progress{h: h, w: o.Progress, mode: o.ProgressMode, interval: o.ProgressInterval, stopc: make(chan struct{})}
+	p := &progress{h: h, w: o.Progress, mode: o.ProgressMode, interval: o.ProgressInterval, stopc: make(chan struct{}), now: o.now}
+	if p.now == nil {
+		p.now = time.Now
+	}
 	if p.w == nil {
 		p.w = os.Stderr
 	}
@@ -46,7 +52,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (p *progress) start() {
-	p.started = time.Now()
+	p.started = p.now()
 	switch p.mode {
 	case "bar":
 		p.wg.Add(1)
@@ -71,7 +77,9 @@ func (p *progress) bar() {
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("runs"),
-		progressbar.OptionSetPredictTime(true),
+		// The bar's own prediction overflows to 0s on a long sweep and
+		// says 0s before the first run ends; the description has ours.
+		progressbar.OptionSetPredictTime(false),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionClearOnFinish(),
@@ -86,7 +94,7 @@ func (p *progress) bar() {
 			return
 		case <-t.C:
 			s := p.h.Status()
-			bar.Describe(fmt.Sprintf("runs (%d failed)", s.Failed))
+			bar.Describe(fmt.Sprintf("runs (%d failed, eta %s)", s.Failed, eta(p.now().Sub(p.started), s.Done(), todo)))
 			bar.Set(s.Done())
 		}
 	}
@@ -113,14 +121,38 @@ func (p *progress) lines() {
 func (p *progress) line(s Status) string {
 	todo := p.h.queued
 	done := s.Done()
-	el := time.Since(p.started)
-	eta := "?"
+	el := p.now().Sub(p.started)
+	return fmt.Sprintf("metalab: %d/%d runs done (%d completed, %d failed, %d cancelled), %d running, %s elapsed, eta %s",
+		done, todo, s.Completed, s.Failed, s.Cancelled, s.Running, formatSeconds(el.Seconds()), eta(el, done, todo))
+}
+
+// eta estimates the time left from the rate so far: "?" before the first
+// run ends.
+func eta(elapsed time.Duration, done, todo int) string {
 	switch {
 	case done >= todo:
-		eta = "0s"
-	case done > 0:
-		eta = (time.Duration(float64(el) / float64(done) * float64(todo-done))).Round(time.Second).String()
+		return "0s"
+	case done <= 0 || elapsed <= 0:
+		return "?"
 	}
-	return fmt.Sprintf("metalab: %d/%d runs done (%d completed, %d failed, %d cancelled), %d running, %s elapsed, eta %s",
-		done, todo, s.Completed, s.Failed, s.Cancelled, s.Running, el.Round(time.Second), eta)
+	// In float seconds: the product overflows a Duration on a long sweep.
+	return formatSeconds(elapsed.Seconds() / float64(done) * float64(todo-done))
+}
+
+// formatSeconds writes a duration that may be far beyond what a
+// time.Duration holds: as a Duration up to two days, then in days, then in
+// years.
+func formatSeconds(sec float64) string {
+	const day, year = 86400, 365.25 * 86400
+	switch {
+	case math.IsNaN(sec) || math.IsInf(sec, 0) || sec < 0:
+		return "?"
+	case sec < 2*day:
+		return (time.Duration(sec * float64(time.Second))).Round(time.Second).String()
+	case sec < 2*year:
+		return strconv.FormatFloat(sec/day, 'f', 1, 64) + " days"
+	case sec < 1e15*year:
+		return groupDigits(int(sec/year)) + " years"
+	}
+	return strconv.FormatFloat(sec/year, 'g', 3, 64) + " years"
 }

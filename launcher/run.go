@@ -44,12 +44,24 @@ type Options struct {
 	// StopDispatchAt, if set, is when the sweep stops starting runs (a
 	// SLURM task nearing its time limit); running runs go on.
 	StopDispatchAt time.Time
+	// LockWait is how long to wait when another process writes the store's
+	// runs (a sweep, or SLURM workers; see [store.Store.Lock]): 0 refuses
+	// at once with an error that names it, a negative LockWait waits until
+	// ctx ends.
+	LockWait time.Duration
+	// MaxPlanTime refuses, before anything is written, a plan that
+	// metalab's own work would take longer than this to get through (see
+	// [DefaultMaxPlanTime], the default when 0); negative means no limit.
+	MaxPlanTime time.Duration
 
 	// worker: a SLURM array task. It neither merges the store's indexes
 	// before (a thousand tasks would each rewrite the store index) nor
 	// loads the results after; it asks the indexes which of its own runs
 	// are completed.
 	worker bool
+	// lockPurpose and lockGroup describe a worker in the store's lock.
+	lockPurpose, lockGroup string
+	lockHeartbeat          time.Duration // 0: the store's default; for tests
 
 	now func() time.Time // clock hook for tests
 }
@@ -171,6 +183,19 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.worker {
+		// A submission's workers run what submit planned; only a whole
+		// sweep is checked, and before its store is created.
+		limit := o.MaxPlanTime
+		if limit == 0 {
+			limit = DefaultMaxPlanTime
+		}
+		if limit > 0 {
+			if err := checkPlanTime(plan, limit, planCost(plan)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	opctx, err := operationContext(exp.Context)
 	if err != nil {
 		return nil, fmt.Errorf("experiment %q: %w", exp.Name, err)
@@ -187,7 +212,13 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := lockStore(ctx, st, exp, o, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	fail := func(err error) (*Handle, error) {
+		lock.Release()
 		st.Close()
 		return nil, err
 	}
@@ -215,15 +246,24 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		return fail(err)
 	}
 	removeStaleScratch()
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	h := &Handle{
 		total:    total,
 		skipped:  skipped,
 		queued:   todo.Len(),
 		storeDir: st.Dir(),
-		cancel:   cancel,
+		cancel:   func() { cancel(nil) },
 		done:     make(chan struct{}),
 	}
+	// A holder that finds its lock gone (paused past the stale time, and
+	// another process took over) stops: the runs are the other's now.
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(lock.Err())
+		case <-ctx.Done():
+		}
+	}()
 	x := &executor{
 		exp: exp, plan: plan, st: st, w: w, workers: o.Workers,
 		log: log, now: o.now, opctx: opctx, h: h, env: readSlurmEnv(),
@@ -233,7 +273,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	prog := newProgress(o, h)
 	go func() {
 		defer close(h.done)
-		defer cancel()
+		defer cancel(nil)
 		log.Info().Int("runs", total).Int("skipped", skipped).Int("to_run", todo.Len()).
 			Int("workers", o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
 		prog.start()
@@ -241,6 +281,11 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		prog.stop()
 		if err := w.Close(); err != nil && runErr == nil {
 			runErr = err
+		}
+		// Released once the records are written: a sweep that starts now
+		// finds them.
+		if err := lock.Release(); err != nil {
+			log.Warn().Str("error", err.Error()).Msg("the store's lock entry is left; the next sweep on this host removes it")
 		}
 		var res *Results
 		if !o.worker {
@@ -260,6 +305,46 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 			Int("skipped", s.Skipped).Msg("sweep ended")
 	}()
 	return h, nil
+}
+
+// lockStore takes the store's lock: exclusive for a sweep, shared among the
+// workers of a submission, which run disjoint shards. A refusal names the
+// holder and says what to do.
+func lockStore(ctx context.Context, st *store.Store, exp *Experiment, o Options, log zerolog.Logger) (*store.Lock, error) {
+	opts := store.LockOptions{
+		Mode:      store.Exclusive,
+		Purpose:   fmt.Sprintf("%s run of experiment %q", progName(), exp.Name),
+		Wait:      o.LockWait,
+		Heartbeat: o.lockHeartbeat,
+		OnWait: func(b *store.BusyError) {
+			log.Info().Str(fieldStore, st.Dir()).Msg("waiting: " + b.Error())
+		},
+	}
+	if o.worker {
+		opts.Mode, opts.Purpose, opts.Group = store.Shared, o.lockPurpose, o.lockGroup
+	}
+	lock, err := st.Lock(ctx, opts)
+	var busy *store.BusyError
+	switch {
+	case errors.As(err, &busy) && !errors.Is(err, context.Canceled):
+		hint := "wait for it to end, or start with --wait to run when it has"
+		if busy.Holders[0].Mode == store.Shared {
+			hint = fmt.Sprintf("SLURM workers of the store are running: see '%s status --store %s', or stop them with '%s cancel'",
+				progName(), st.Dir(), progName())
+		}
+		if o.worker {
+			hint = fmt.Sprintf("the runs of this task stay pending; once that has ended, '%s collect --resubmit --store %s' submits them again",
+				progName(), st.Dir())
+		}
+		return nil, &exitError{code: ExitRunsFailed, err: err, hint: hint + "; " + busy.Hint()}
+	case err != nil:
+		return nil, err
+	}
+	for _, h := range lock.TookOver() {
+		log.Warn().Str(fieldStore, st.Dir()).Str("host", h.Host).Int("pid", h.PID).Str("entry", h.Entry).
+			Msg("took over the store's lock from a process that died holding it")
+	}
+	return lock, nil
 }
 
 // completedRuns tells which runs the store has as completed. A local sweep

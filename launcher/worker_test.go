@@ -2,10 +2,13 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,31 +30,7 @@ func TestWorkerRunsItsShardOnce(t *testing.T) {
 		Name: "w", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)},
 		Operation: Op(func(rt *Runtime) { executed = append(executed, rt.RunID) }),
 	}
-	plan, err := NewPlan(&exp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	indexes := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	layout, err := shard.Split(indexes, shard.Params{RunsPerTask: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Bind(plan.Manifest()); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	sub := &Submission{ID: "test-sub", Target: "w", Identity: plan.Manifest().Identity, Created: time.Now()}
-	os.MkdirAll(submissionDir(dir, sub.ID), 0o755)
-	if err := saveLayout(dir, sub.ID, layout); err != nil {
-		t.Fatal(err)
-	}
-	if err := saveSubmission(dir, sub); err != nil {
-		t.Fatal(err)
-	}
+	dir, sub, plan, layout := testSubmission(t, exp)
 	t.Setenv("SLURM_ARRAY_JOB_ID", "77")
 	t.Setenv("SLURMD_NODENAME", "nodeA")
 	app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
@@ -90,6 +69,111 @@ func TestWorkerRunsItsShardOnce(t *testing.T) {
 	if err := app.runWorker(context.Background(), zerolog.Nop(), opts); err == nil || !strings.Contains(err.Error(), "99") {
 		t.Errorf("worker of task 99: %v, want an error naming the task", err)
 	}
+}
+
+// testSubmission makes a submission of exp by hand in a new store: its 10
+// first runs in tasks of 4.
+func testSubmission(t *testing.T, exp Experiment) (dir string, sub *Submission, plan *Plan, layout *shard.Layout) {
+	t.Helper()
+	dir = t.TempDir()
+	plan, err := NewPlan(&exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexes := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	layout, err = shard.Split(indexes, shard.Params{RunsPerTask: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Bind(plan.Manifest()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	sub = &Submission{ID: "test-sub", Target: exp.Name, Identity: plan.Manifest().Identity, Created: time.Now()}
+	os.MkdirAll(submissionDir(dir, sub.ID), 0o755)
+	if err := saveLayout(dir, sub.ID, layout); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveSubmission(dir, sub); err != nil {
+		t.Fatal(err)
+	}
+	return dir, sub, plan, layout
+}
+
+// TestWorkersAndLocalSweepsExclude: a worker waits for a local sweep that
+// holds the store, up to its stop time, then leaves its runs pending; a
+// local sweep is refused while workers run.
+func TestWorkersAndLocalSweepsExclude(t *testing.T) {
+	tests := []struct {
+		name    string
+		holder  store.LockMode // what holds the store
+		release time.Duration  // after this (0: never)
+		endIn   time.Duration  // the task's time limit
+		local   bool           // a local sweep starts, not a worker
+		want    string         // in the error; "": success
+	}{
+		{name: "worker waits for a local sweep that ends", holder: store.Exclusive, release: 300 * time.Millisecond, endIn: time.Minute},
+		{name: "worker gives up at its stop time", holder: store.Exclusive, endIn: 3 * time.Second, want: "collect --resubmit"},
+		{name: "local sweep while a worker runs", holder: store.Shared, local: true, want: "SLURM workers of the store are running"},
+		{name: "worker beside another worker", holder: store.Shared, endIn: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var executed []string
+			exp := Experiment{
+				Name: "w", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)},
+				Operation: Op(func(rt *Runtime) { mu.Lock(); executed = append(executed, rt.RunID); mu.Unlock() }),
+			}
+			dir, sub, _, layout := testSubmission(t, exp)
+			st, err := store.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			lock, err := st.Lock(context.Background(), store.LockOptions{Mode: tt.holder, Purpose: "the holder"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Release()
+			if tt.release > 0 {
+				time.AfterFunc(tt.release, func() { lock.Release() })
+			}
+			t.Setenv("SLURM_ARRAY_JOB_ID", "78")
+			t.Setenv("SLURM_JOB_END_TIME", strconv.FormatInt(time.Now().Add(tt.endIn).Unix(), 10))
+			app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
+			if tt.local {
+				err = app.runRun(context.Background(), zerolog.Nop(), runOptions{Target: "w", Store: dir, Progress: "quiet", NoTable: true}, io.Discard)
+			} else {
+				err = app.runWorker(context.Background(), zerolog.Nop(), workerOptions{Store: dir, Submission: sub.ID, Array: 0, Task: 1})
+			}
+			var ee *exitError
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("got %v, want the shard run", err)
+			case tt.want == "":
+				want, _ := layout.Shard(0, 1)
+				if got := len(executed); got != len(want) {
+					t.Errorf("worker executed %d runs, want the %d of task 1", got, len(want))
+				}
+			case !errors.As(err, &ee) || !strings.Contains(err.Error(), "the holder") || !strings.Contains(ee.hint, tt.want):
+				t.Errorf("got %v (hint %q), want the holder named and a hint with %q", err, hintOfExit(ee), tt.want)
+			case len(executed) != 0:
+				t.Errorf("%d runs executed while refused", len(executed))
+			}
+		})
+	}
+}
+
+func hintOfExit(e *exitError) string {
+	if e == nil {
+		return ""
+	}
+	return e.hint
 }
 
 func contains(s []string, x string) bool {
