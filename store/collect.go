@@ -5,10 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +33,16 @@ type CollectReport struct {
 	// Torn lists the lines of the store's segments that are not records:
 	// those found by any Collect so far, and segments' incomplete last lines.
 	Torn []Torn
+
+	// Damaged lists the ranges of segments that no longer hold the records
+	// indexed there (see "Damage" in the package documentation), found by
+	// this Collect or an earlier one.
+	Damaged []Damage
+	// Lost counts the runs whose winning record this Collect found lost in
+	// a damaged range. Their records are dropped from the store index: each
+	// such run is pending again, or back to its best surviving record (an
+	// attempt recorded elsewhere, or its start record).
+	Lost int
 
 	// Rebuilt names the indexes that could not be used and whose records were
 	// read from the segments instead: node names, and "store" when the store
@@ -55,58 +67,116 @@ const scanBatch = 20000
 //     segment has) is skipped and listed in Rebuilt, and a broken one is
 //     moved aside (to <node>.sqlite.corrupt) so that its writers can start a
 //     new one. A node index that an earlier Collect merged and that is gone
-//     now is listed in Rebuilt once. Their segments are read instead (step 2);
+//     now is listed in Rebuilt once. Their segments are read instead (step 2).
+//     Rows of segments found damaged are never merged (see below);
 //  2. reads each segment from where the store index covers it to its end,
 //     which picks up what no index has, such as the records of a crash
 //     between a segment's fsync and its index update;
-//  3. rebuilds the store index from scratch when it is corrupt (moving it
-//     aside to store.sqlite.corrupt), of another schema, or stale because a
-//     segment it covers shrank or vanished.
+//  3. verifies the segments that may be damaged, and repairs the store
+//     index where they are (see "Damage" in the package documentation); a
+//     segment that shrank below what the store index covers, or vanished,
+//     is damaged;
+//  4. rebuilds the store index from scratch when it is corrupt (moving it
+//     aside to store.sqlite.corrupt) or of another schema.
 //
 // Collect is idempotent: running it again changes nothing and reports the
-// same counts (Records aside). One Collect at a time per store is expected;
-// concurrent ones are safe but wait for each other's locks.
+// same counts (Records and Lost aside). One Collect at a time per store is
+// expected; concurrent ones are safe but wait for each other's locks.
 func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
-	var rep CollectReport
+	return s.collect(ctx, false)
+}
+
+// Verify is a Collect that also reads every segment in full and checks
+// each record the store index locates in it, repairing what it finds
+// damaged. It finds damage that no reader has met yet, at the cost of
+// reading the whole store.
+func (s *Store) Verify(ctx context.Context) (CollectReport, error) {
+	return s.collect(ctx, true)
+}
+
+func (s *Store) collect(ctx context.Context, verifyAll bool) (CollectReport, error) {
+	rep, trusted, err := s.collectOnce(ctx, verifyAll)
+	if err != nil && trusted && isCorrupt(err) {
+		// The saved state vouched for a store index that is broken after
+		// all (changed without a trace in its stamp): check it this time.
+		s.forgetCollectState()
+		rep, _, err = s.collectOnce(ctx, verifyAll)
+	}
+	return rep, err
+}
+
+// collectOnce is Collect. trusted says that it skipped the integrity check
+// of the store index on the word of the saved collect state.
+func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectReport, trusted bool, err error) {
 	// What the last Collect left: while the store index is as it left it,
-	// its check, the merges of unchanged node indexes and the counts can be
-	// skipped. Skipping a merge is always safe, as step 2 reads from the
-	// segments whatever the store index lacks.
+	// its check and the merges of unchanged node indexes can be skipped.
+	// Skipping a merge is always safe, as step 2 reads from the segments
+	// whatever the store index lacks.
 	last := s.readCollectState()
 	start, _ := stampOf(s.path(storeIndex))
-	unchanged := last.Nodes != nil && start == last.Store
+	unchanged := !verifyAll && last.Nodes != nil && start == last.Store
 	db, err := s.storeDB(&rep, unchanged)
 	if err != nil {
-		return rep, err
+		return rep, false, err
 	}
+	trusted = unchanged && len(rep.Rebuilt) == 0
 	if len(rep.Rebuilt) > 0 {
 		unchanged = false
 	}
 	next := collectState{Nodes: map[string]fileStamp{}}
-	sizes, err := s.segmentSizes()
+	stats, err := s.segmentStats()
 	if err != nil {
-		return rep, err
+		return rep, trusted, err
 	}
-	rep.Segments = len(sizes)
+	sizes := make(map[string]int64, len(stats))
+	for name, st := range stats {
+		sizes[name] = st.Size
+	}
+	next.Segments = stats
+	rep.Segments = len(stats)
 	known, err := coveredSegments(db, "main")
 	if err != nil {
-		return rep, fmt.Errorf("store: reading index: %w", err)
+		return rep, trusted, fmt.Errorf("store: reading index: %w", err)
+	}
+
+	// The segments to verify: those readers met damage in; those that
+	// shrank below what the store index covers, or vanished; those changed
+	// in place (same size as last time, another modification time: an
+	// append-only file is never rewritten); and those whose covered part no
+	// longer ends on a line boundary. They are read from their own bytes,
+	// so no node index rows of theirs are merged.
+	verify := map[string]bool{}
+	notes := s.suspects()
+	for _, name := range notes {
+		if _, ok := sizes[name]; ok {
+			verify[name] = true
+		}
 	}
 	for name, indexed := range known {
 		if size, ok := sizes[name]; !ok || size < indexed {
-			if err := resetIndex(ctx, db); err != nil {
-				return rep, fmt.Errorf("store: resetting index: %w", err)
-			}
-			rep.Rebuilt = append(rep.Rebuilt, "store")
-			known = map[string]int64{}
-			unchanged = false
-			break
+			verify[name] = true
 		}
 	}
+	for name, st := range stats {
+		switch old, ok := last.Segments[name]; {
+		case verifyAll:
+			verify[name] = true
+		case ok && old.Size == st.Size && old.ModTime != st.ModTime:
+			verify[name] = true
+		case st.Size > known[name] && !s.onLineBoundary(name, known[name]):
+			verify[name] = true
+		}
+	}
+	damage := s.readDamage()
+	var skip []Damage
+	for name := range verify {
+		skip = append(skip, Damage{Segment: name})
+	}
+	excluded := damagedSegments(append(skip, damage...))
 
 	nodes, err := filepath.Glob(filepath.Join(s.path(nodesDir), "*"+indexExt))
 	if err != nil {
-		return rep, fmt.Errorf("store: %w", err)
+		return rep, trusted, fmt.Errorf("store: %w", err)
 	}
 	merged := map[string]bool{}
 	var skipped []string
@@ -118,9 +188,9 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 			next.Nodes[node] = stamp
 			continue
 		}
-		if err := s.mergeNode(ctx, db, path, sizes, known); err != nil {
+		if err := s.mergeNode(ctx, db, path, sizes, known, excluded); err != nil {
 			if ctx.Err() != nil {
-				return rep, ctx.Err()
+				return rep, trusted, ctx.Err()
 			}
 			skipped = append(skipped, node)
 			continue
@@ -132,7 +202,7 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 	}
 	gone, err := forgetNodes(ctx, db, merged)
 	if err != nil {
-		return rep, fmt.Errorf("store: updating index: %w", err)
+		return rep, trusted, fmt.Errorf("store: updating index: %w", err)
 	}
 	for _, node := range gone {
 		if !slices.Contains(skipped, node) {
@@ -142,43 +212,95 @@ func (s *Store) Collect(ctx context.Context) (CollectReport, error) {
 	slices.Sort(skipped)
 	rep.Rebuilt = append(rep.Rebuilt, skipped...)
 
-	names := make([]string, 0, len(sizes))
-	for name := range sizes {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(sizes))
 	var tails []Torn
 	for _, name := range names {
-		if sizes[name] <= known[name] {
+		if sizes[name] <= known[name] || verify[name] {
 			continue
 		}
 		tail, err := s.scanSegment(ctx, db, name, known[name], &rep)
 		if err != nil {
-			return rep, err
+			return rep, trusted, err
 		}
 		if tail != nil {
 			tails = append(tails, *tail)
 		}
 	}
 
-	end, ok := stampOf(s.path(storeIndex))
-	if ok && unchanged && end == last.Store {
-		last.Summary.fill(&rep)
-	} else {
-		if err := summarise(db, &rep); err != nil {
-			return rep, fmt.Errorf("store: reading index: %w", err)
+	// Verify, then give the runs whose winning record was lost their best
+	// surviving one; that may meet damage in other segments, to verify in
+	// turn. After a rebuild of the store index with damaged segments, any
+	// run may be such a one.
+	done := map[string]bool{}
+	var found []Damage
+	fullReconcile := len(known) == 0 && len(damage) > 0
+	for len(verify) > 0 || fullReconcile {
+		lost := map[string]bool{}
+		for _, name := range slices.Sorted(maps.Keys(verify)) {
+			done[name] = true
+			v, err := s.verifySegment(ctx, db, name, known[name], &rep)
+			if err != nil {
+				return rep, trusted, err
+			}
+			if v.tail != nil {
+				tails = append(tails, *v.tail)
+			}
+			found = append(found, v.damage...)
+			for _, id := range v.lost {
+				lost[id] = true
+			}
+			rep.Lost += len(v.lost)
 		}
-		// Saved only if no other Collect wrote in between.
-		if again, _ := stampOf(s.path(storeIndex)); ok && again == end {
-			next.Store, next.Summary = end, summaryOf(&rep)
-			s.writeCollectState(next)
+		clear(verify)
+		if len(lost) == 0 && !fullReconcile {
+			break
+		}
+		if fullReconcile {
+			lost = nil
+		}
+		fullReconcile = false
+		bad, err := s.reconcile(ctx, db, lost)
+		if err != nil {
+			return rep, trusted, err
+		}
+		for _, name := range bad {
+			if _, ok := sizes[name]; ok && !done[name] {
+				verify[name] = true
+			}
+		}
+	}
+	if len(found) > 0 {
+		damage = append(damage, found...)
+		sortDamage(damage)
+		if err := s.writeDamage(damage); err != nil {
+			return rep, trusted, fmt.Errorf("store: recording damage: %w", err)
+		}
+	}
+	// The notes are answered: a segment a note names was verified above,
+	// and one that is gone needs nothing.
+	for _, name := range notes {
+		os.Remove(s.suspectPath(name))
+	}
+	rep.Damaged = damage
+
+	if err := s.counts(ctx, db, &rep); err != nil {
+		return rep, trusted, fmt.Errorf("store: reading index: %w", err)
+	}
+	if end, ok := stampOf(s.path(storeIndex)); ok {
+		next.Store = end
+		// Saved only if it says something new, and no other Collect
+		// wrote in between.
+		if !last.equal(next) {
+			if again, _ := stampOf(s.path(storeIndex)); again == end {
+				s.writeCollectState(next)
+			}
 		}
 	}
 	rep.Torn = append(rep.Torn, tails...)
 	slices.SortFunc(rep.Torn, func(a, b Torn) int {
 		return cmp.Or(strings.Compare(a.Segment, b.Segment), cmp.Compare(a.Offset, b.Offset))
 	})
-	return rep, nil
+	return rep, trusted, nil
 }
 
 // storeDB opens the store index, replacing it by an empty one when it is
@@ -236,13 +358,14 @@ func quickCheck(q interface {
 	return nil
 }
 
-// segmentSizes maps the name of each segment file to its size.
-func (s *Store) segmentSizes() (map[string]int64, error) {
+// segmentStats maps the name of each segment file to its size and
+// modification time.
+func (s *Store) segmentStats() (map[string]segmentStamp, error) {
 	entries, err := os.ReadDir(s.path(segmentsDir))
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	sizes := make(map[string]int64, len(entries))
+	stats := make(map[string]segmentStamp, len(entries))
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), segmentExt)
 		if !ok || !e.Type().IsRegular() {
@@ -252,9 +375,9 @@ func (s *Store) segmentSizes() (map[string]int64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-		sizes[name] = info.Size()
+		stats[name] = segmentStamp{Size: info.Size(), ModTime: info.ModTime().UnixNano()}
 	}
-	return sizes, nil
+	return stats, nil
 }
 
 // segmentSize is the current size of a segment, or -1 if it does not exist.
@@ -286,27 +409,21 @@ func coveredSegments(q interface {
 	return known, rows.Err()
 }
 
-func resetIndex(ctx context.Context, db *sql.DB) error {
-	return withRetry(ctx, func() error {
-		return inTx(db, func(tx *sql.Tx) error {
-			_, err := tx.Exec(`DELETE FROM runs; DELETE FROM segments; DELETE FROM attempts; DELETE FROM torn; DELETE FROM merged;`)
-			return err
-		})
-	})
-}
-
 // mergeNodeSQL merges the rows newer than a sequence number of a node index
-// attached as "node" into the store index. (The WHERE also keeps SQLite from
-// parsing ON CONFLICT as a join clause.)
+// attached as "node" into the store index, but none of the damaged
+// segments (a JSON array). (The WHERE also keeps SQLite from parsing ON
+// CONFLICT as a join clause.)
 var mergeNodeSQL = []string{`
 INSERT INTO main.runs (run_id, status, rank, at, segment, "offset", length)
-	SELECT run_id, status, rank, at, segment, "offset", length FROM node.runs WHERE seq > ?
+	SELECT run_id, status, rank, at, segment, "offset", length FROM node.runs
+	WHERE seq > ? AND segment NOT IN (SELECT value FROM json_each(?))
 ON CONFLICT (run_id) DO UPDATE SET
 	status = excluded.status, rank = excluded.rank, at = excluded.at,
 	segment = excluded.segment, "offset" = excluded."offset", length = excluded.length
 WHERE excluded.rank > runs.rank OR (excluded.rank = runs.rank AND excluded.at > runs.at)`, `
 INSERT OR IGNORE INTO main.attempts (segment, "offset", run_id, status)
-	SELECT segment, "offset", run_id, status FROM node.attempts WHERE seq > ?`,
+	SELECT segment, "offset", run_id, status FROM node.attempts
+	WHERE seq > ? AND segment NOT IN (SELECT value FROM json_each(?))`,
 }
 
 const coverSegmentSQL = `
@@ -315,9 +432,10 @@ ON CONFLICT (name) DO UPDATE SET indexed = excluded.indexed WHERE excluded.index
 
 // mergeNode merges the node index at path into the store index, and
 // advances known (how far the store index covers each segment) by what the
-// node index covers. sizes are the sizes of the segments, as listed before.
-// An error means that the node index was not merged.
-func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, known map[string]int64) (err error) {
+// node index covers. sizes are the sizes of the segments, as listed before;
+// excluded is the JSON array of the damaged segments, which are indexed from
+// their own bytes only. An error means that the node index was not merged.
+func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, known map[string]int64, excluded string) (err error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
@@ -346,6 +464,8 @@ func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, k
 		return err
 	}
 	node := strings.TrimSuffix(filepath.Base(path), indexExt)
+	var skip []string
+	json.Unmarshal([]byte(excluded), &skip)
 	covered := make(map[string]int64)
 	err = withRetry(ctx, func() error {
 		clear(covered)
@@ -368,6 +488,9 @@ func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, k
 				return err
 			}
 			// The segment may have grown since it was listed.
+			if slices.Contains(skip, name) {
+				continue
+			}
 			if size, ok := sizes[name]; (!ok || size < indexed) && s.segmentSize(name) < indexed {
 				return fmt.Errorf("%w: it covers %d bytes of segment %s, which has fewer", errStaleNode, indexed, name)
 			}
@@ -394,8 +517,18 @@ func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, k
 		if lastInstance != instance {
 			lastSeq = -1
 		}
+		changed := false
 		for _, q := range mergeNodeSQL {
-			if _, err := tx.ExecContext(ctx, q, lastSeq); err != nil {
+			res, err := tx.ExecContext(ctx, q, lastSeq, excluded)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n > 0 {
+				changed = true
+			}
+		}
+		if changed {
+			if _, err := tx.ExecContext(ctx, dropCountsSQL); err != nil {
 				return err
 			}
 		}
@@ -507,9 +640,11 @@ func (s *Store) scanSegment(ctx context.Context, db *sql.DB, name string, from i
 				if err := upsertRows(tx, name, rows, 0); err != nil {
 					return err
 				}
-				for _, t := range torn {
-					if _, err := tx.Exec(`INSERT OR IGNORE INTO torn (segment, "offset", length, reason) VALUES (?, ?, ?, ?)`,
-						name, t.Offset, t.Length, t.Reason); err != nil {
+				if err := insertTorn(tx, torn); err != nil {
+					return err
+				}
+				if len(rows) > 0 {
+					if _, err := tx.Exec(dropCountsSQL); err != nil {
 						return err
 					}
 				}
@@ -561,42 +696,67 @@ func (s *Store) scanSegment(ctx context.Context, db *sql.DB, name string, from i
 	return nil, nil
 }
 
-// summarise fills in the counts of rep, and the torn lines found so far.
-func summarise(db *sql.DB, rep *CollectReport) error {
-	rows, err := db.Query("SELECT status, COUNT(*) FROM runs GROUP BY status")
+// dropCountsSQL forgets the counts kept in the store index; every
+// transaction of Collect that changes runs or attempts runs it.
+const dropCountsSQL = `DELETE FROM meta WHERE key = 'counts';`
+
+// storeCounts are the counts of a CollectReport that depend on the store
+// index's content only. Collect keeps them in the store index (meta
+// "counts"), so that a Collect that changes nothing reads them rather than
+// count a million rows again; every transaction that changes runs or
+// attempts drops them. Covered, the sum of the segments' covered bytes,
+// catches a store index changed by a metalab that does not know to drop
+// them: any new record moves it.
+type storeCounts struct {
+	Runs       int   `json:"runs"`
+	Completed  int   `json:"completed"`
+	Failed     int   `json:"failed"`
+	Cancelled  int   `json:"cancelled"`
+	Running    int   `json:"running"`
+	Duplicates int   `json:"duplicates"`
+	Covered    int64 `json:"covered"`
+}
+
+// counts fills in the counts of rep, and the torn lines found so far: from
+// the counts the store index keeps, or by counting, and then keeping them.
+func (s *Store) counts(ctx context.Context, db *sql.DB, rep *CollectReport) error {
+	var kept string
+	var covered int64
+	err := withRetry(ctx, func() error {
+		return db.QueryRowContext(ctx, `SELECT
+			(SELECT COALESCE(MAX(value), '') FROM meta WHERE key = 'counts'),
+			(SELECT COALESCE(SUM(indexed), 0) FROM segments)`).Scan(&kept, &covered)
+	})
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var st Status
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
+	var c storeCounts
+	if kept == "" || json.Unmarshal([]byte(kept), &c) != nil || c.Covered != covered {
+		if c, err = countRuns(ctx, db); err != nil {
 			return err
 		}
-		rep.Runs += n
-		switch st {
-		case StatusCompleted:
-			rep.Completed = n
-		case StatusFailed:
-			rep.Failed = n
-		case StatusCancelled:
-			rep.Cancelled = n
-		case StatusRunning:
-			rep.Running = n
+		c.Covered = covered
+		b, _ := json.Marshal(c)
+		// Kept only if nothing changed the index since it was counted.
+		err := withRetry(ctx, func() error {
+			return inTx(db, func(tx *sql.Tx) error {
+				var now int64
+				if err := tx.QueryRow(`SELECT COALESCE(SUM(indexed), 0) FROM segments`).Scan(&now); err != nil || now != covered {
+					return err
+				}
+				_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('counts', ?)
+					ON CONFLICT (key) DO UPDATE SET value = excluded.value`, string(b))
+				return err
+			})
+		})
+		if err != nil {
+			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var completed int
-	if err := db.QueryRow("SELECT COUNT(*) FROM attempts WHERE status = 'completed'").Scan(&completed); err != nil {
-		return err
-	}
-	// Every run with a completed record has a completed winner.
-	rep.Duplicates = completed - rep.Completed
+	rep.Runs, rep.Completed, rep.Failed, rep.Cancelled, rep.Running = c.Runs, c.Completed, c.Failed, c.Cancelled, c.Running
+	rep.Duplicates = c.Duplicates
 
-	rows, err = db.Query(`SELECT segment, "offset", length, reason FROM torn`)
+	rows, err := db.QueryContext(ctx, `SELECT segment, "offset", length, reason FROM torn`)
 	if err != nil {
 		return err
 	}
@@ -609,4 +769,47 @@ func summarise(db *sql.DB, rep *CollectReport) error {
 		rep.Torn = append(rep.Torn, t)
 	}
 	return rows.Err()
+}
+
+// countRuns counts the run IDs of the store index by status, and the
+// duplicate completed records.
+func countRuns(ctx context.Context, db *sql.DB) (storeCounts, error) {
+	var c storeCounts
+	err := withRetry(ctx, func() error {
+		c = storeCounts{}
+		rows, err := db.QueryContext(ctx, "SELECT status, COUNT(*) FROM runs GROUP BY status")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st Status
+			var n int
+			if err := rows.Scan(&st, &n); err != nil {
+				return err
+			}
+			c.Runs += n
+			switch st {
+			case StatusCompleted:
+				c.Completed = n
+			case StatusFailed:
+				c.Failed = n
+			case StatusCancelled:
+				c.Cancelled = n
+			case StatusRunning:
+				c.Running = n
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var completed int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM attempts WHERE status = 'completed'").Scan(&completed); err != nil {
+			return err
+		}
+		// Every run with a completed record has a completed winner.
+		c.Duplicates = completed - c.Completed
+		return nil
+	})
+	return c, err
 }

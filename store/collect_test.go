@@ -424,7 +424,8 @@ func TestCollectTornTail(t *testing.T) {
 }
 
 // TestCollectShrunkSegment replaces a segment by a shorter one: the indexes
-// that cover it are stale, and Collect rebuilds from the segments.
+// that cover it are stale, and Collect verifies the segment, finds the
+// records past its new end lost, and indexes the segment from its bytes.
 func TestCollectShrunkSegment(t *testing.T) {
 	s := TestStore(t)
 	w := newWriter(t, s, "w", "n")
@@ -437,14 +438,26 @@ func TestCollectShrunkSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(t, s)
+	orig, err := os.ReadFile(s.segmentPath("w"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var keep bytes.Buffer
 	for i := range 2 {
 		keep.WriteString(encode(t, testRecord(i, StatusCompleted, i)) + "\n")
 	}
 	writeSegment(t, s, "w", keep.String())
 	rep := collect(t, s)
-	if got, want := fmt.Sprint(rep.Runs, rep.Records, rep.Rebuilt), "2 2 [store n]"; got != want {
-		t.Errorf("Collect: runs, records read, rebuilt = %s, want %s", got, want)
+	if got, want := fmt.Sprint(rep.Runs, rep.Records, rep.Rebuilt, rep.Lost), "2 0 [] 2"; got != want {
+		t.Errorf("Collect: runs, records read, rebuilt, lost = %s, want %s", got, want)
+	}
+	// The lost records are past the new end, and took the bytes of the
+	// writer's last two lines.
+	lines := bytes.SplitAfter(orig, []byte("\n"))
+	lost := int64(len(lines[2]) + len(lines[3]))
+	if got, want := fmt.Sprint(rep.Damaged), fmt.Sprint([]Damage{{Segment: "w", Offset: int64(keep.Len()),
+		Length: lost, Records: 2, Runs: 2, RunIDs: []string{runID(2), runID(3)}}}); got != want {
+		t.Errorf("Damaged=%s, want %s", got, want)
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir(), "index", "nodes", "n.sqlite")); err != nil {
 		t.Errorf("a stale (not broken) node index was moved: %v", err)

@@ -4,44 +4,52 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 )
 
 // collectStateFile is where a Collect leaves what lets the next one skip
 // work when little has changed: `metalab status` collects each time, and on
 // a store of a million runs a full pass over unchanged indexes (integrity
-// checks, merges, counts) took seconds. It is a cache: a missing or
-// unreadable one costs only time.
+// checks, merges) took seconds. It is a cache: a missing or unreadable one
+// costs only time.
+//
+// It is not trusted with anything that Collect reports. The counts come
+// from the store index itself (see storeCounts); the state only lets a
+// Collect skip work that cannot change the result: merging a node index
+// that it says is unchanged (skipping a merge loses nothing, as Collect
+// reads every segment past what the store index covers), and checking the
+// integrity of a store index whose stamp it matches (should that index
+// turn out broken, Collect forgets the state and runs again with the
+// check). Its segment stamps can only make Collect verify a segment.
+// So a forged or stale state costs time at most.
 const collectStateFile = "index/collect-state.json"
 
-// collectState describes the indexes as the last Collect left them.
+// collectState describes the indexes and segments as the last Collect left
+// them.
 type collectState struct {
 	// Store is the store index's stamp when that Collect ended. A store
 	// index with the same stamp has the same content: it passed that
-	// Collect's integrity check, and Summary still describes it.
+	// Collect's integrity check.
 	Store fileStamp `json:"store"`
 	// Nodes are the stamps of the node indexes merged, taken before their
 	// merge: a node index with the same stamp has nothing new to merge.
-	Nodes   map[string]fileStamp `json:"nodes"`
-	Summary collectSummary       `json:"summary"`
+	Nodes map[string]fileStamp `json:"nodes"`
+	// Segments are the size and modification time of each segment. An
+	// append-only segment grows, or stays as it was: one of the same size
+	// with another modification time was rewritten in place, and Collect
+	// verifies it.
+	Segments map[string]segmentStamp `json:"segments"`
 }
 
-// collectSummary is the part of a CollectReport that depends on the store
-// index's content only.
-type collectSummary struct {
-	Runs, Completed, Failed, Cancelled, Running, Duplicates int
-	Torn                                                    []Torn
+// segmentStamp is a segment's size and modification time.
+type segmentStamp struct {
+	Size    int64 `json:"size"`
+	ModTime int64 `json:"mtime_ns"`
 }
 
-func (c *collectSummary) fill(rep *CollectReport) {
-	rep.Runs, rep.Completed, rep.Failed, rep.Cancelled, rep.Running = c.Runs, c.Completed, c.Failed, c.Cancelled, c.Running
-	rep.Duplicates = c.Duplicates
-	rep.Torn = append(rep.Torn, c.Torn...)
-}
-
-func summaryOf(rep *CollectReport) collectSummary {
-	return collectSummary{Runs: rep.Runs, Completed: rep.Completed, Failed: rep.Failed, Cancelled: rep.Cancelled,
-		Running: rep.Running, Duplicates: rep.Duplicates, Torn: append([]Torn(nil), rep.Torn...)}
+func (c collectState) equal(d collectState) bool {
+	return c.Store == d.Store && maps.Equal(c.Nodes, d.Nodes) && maps.Equal(c.Segments, d.Segments)
 }
 
 // fileStamp identifies the content of a SQLite file in rollback-journal

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -65,5 +67,94 @@ func TestCollectAfterUnchanged(t *testing.T) {
 		if got, want := fmt.Sprint(again), fmt.Sprint(full); got != want {
 			t.Errorf("after %s: Collect with saved state reports\n%s\nwithout\n%s", step.name, got, want)
 		}
+	}
+}
+
+// TestForgedCollectState: the saved state is not believed for counts. A
+// state file that matches the store index's stamp but claims other counts
+// (in the format of old metalabs, which took them from it), or that claims
+// segments and node indexes as they are not, leaves Collect's report as it
+// is without the file.
+func TestForgedCollectState(t *testing.T) {
+	fx := newFixture(t)
+	want := collect(t, fx.s)
+	want.Records = 0
+	stamp, ok := stampOf(fx.s.path(storeIndex))
+	if !ok {
+		t.Fatal("no store index stamp")
+	}
+	st, err := json.Marshal(stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		state string
+	}{
+		{"old format, 600 failed", `{"store": ` + string(st) + `, "nodes": {}, "summary": {"Runs": 600, "Failed": 600}}`},
+		{"counts at the top", `{"store": ` + string(st) + `, "nodes": {}, "Runs": 600, "Failed": 600, "Completed": 0}`},
+		{"segments that do not exist", `{"store": ` + string(st) + `, "nodes": {}, "segments": {"zz": {"size": 1, "mtime_ns": 1}}}`},
+		{"garbage", `{"store": 12`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(fx.s.path(collectStateFile), []byte(tt.state), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := collect(t, fx.s)
+			got.Records = 0
+			if got, want := fmt.Sprint(got), fmt.Sprint(want); got != want {
+				t.Errorf("Collect with a forged state reports\n%s\nwant\n%s", got, want)
+			}
+			fx.check(t, got)
+		})
+	}
+}
+
+// TestCollectCountsKept: the counts a Collect keeps in the store index are
+// dropped by any change of the runs, so that a Collect never reports
+// counts older than the index; and an index changed by a metalab that does
+// not know to drop them (it adds records, and so moves the coverage) is
+// counted again.
+func TestCollectCountsKept(t *testing.T) {
+	fx := newFixture(t)
+	first := collect(t, fx.s)
+	w := newWriter(t, fx.s, "late", "n9")
+	if err := w.Append(testRecord(500, StatusFailed, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(collect(t, fx.s).Failed), fmt.Sprint(first.Failed+1); got != want {
+		t.Errorf("Collect after a new failed run: failed=%s, want %s", got, want)
+	}
+
+	r := testRecord(501, StatusCompleted, 1)
+	r.Format = RecordFormat
+	line := encode(t, r) + "\n"
+	f, err := os.OpenFile(fx.s.segmentPath("late"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.Stat()
+	f.WriteString(line)
+	f.Close()
+	db, err := fx.s.existingStoreDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inTx(db, func(tx *sql.Tx) error {
+		if err := upsertRows(tx, "late", []indexRow{{runID: r.RunID, status: r.Status, at: unixNanos(r.When()), off: info.Size(), n: len(line)}}, 0); err != nil {
+			return err
+		}
+		_, err := tx.Exec(coverSegmentSQL, "late", info.Size()+int64(len(line)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(collect(t, fx.s).Completed), fmt.Sprint(first.Completed+1); got != want {
+		t.Errorf("Collect after an index update that kept the counts: completed=%s, want %s", got, want)
 	}
 }

@@ -16,6 +16,8 @@
 //	DIR/index/nodes/<node>.sqlite per-node index, written by that node's writers
 //	DIR/index/store.sqlite        index of the whole store, built by [Store.Collect]
 //	DIR/index/collect-state.json  what the last Collect left, to skip unchanged indexes
+//	DIR/index/damaged.json        damaged ranges of segments that Collect found
+//	DIR/index/suspect-<seg>.json  a reader's request to verify a segment
 //	DIR/submissions/, DIR/bin/, DIR/tmp/
 //
 // [Open] creates the tree. [Store.Bind] writes the manifest once, and from
@@ -48,9 +50,48 @@
 // merged indexes cover, and rebuilds whatever index it finds broken.
 // A Collect that finds the indexes as the last one left them (each file's
 // size, modification time and SQLite change counter) skips their integrity
-// checks and merges, and reuses the counts: `metalab status` collects every
-// time. Skipping a merge never loses a record, as the segments are read
-// past whatever the store index covers.
+// checks and merges: `metalab status` collects every time. Skipping a merge
+// never loses a record, as the segments are read past whatever the store
+// index covers. The counts come from the store index itself, which keeps
+// them until a change of its runs drops them; collect-state.json is never
+// believed for anything Collect reports, so a stale or forged one costs
+// time at most.
+//
+// # Damage
+//
+// A segment can be damaged after its records were indexed: a block of it
+// overwritten by zeros (a failing disk, a filesystem repaired after a power
+// loss), lines replaced by other bytes, bytes cut out or inserted. The
+// indexes then point at records that are no longer there. The rule:
+//
+//   - Readers ([Snapshot.Records], [Snapshot.Lines], [Store.Records]) check
+//     each line they read: a whole line, no NUL byte, and (Records) a
+//     record of the run the index says. A record that fails is skipped, the
+//     pass goes on, and ends with a [*DamageError] that names each damaged
+//     range (segment, offset, length, records, runs). The reader also
+//     leaves a note, index/suspect-<segment>.json, for Collect.
+//   - Collect verifies a segment (reads it in full and checks every row of
+//     the store index that points into it) when a note names it; when it
+//     shrank below what the store index covers, or vanished; when it has
+//     the size the last Collect saw but another modification time (an
+//     append-only file is never rewritten); or when what the store index
+//     covers of it no longer ends on a line boundary. These checks cost one
+//     stat per segment, which Collect makes anyway, and one byte read per
+//     segment that grew. [Store.Verify] verifies every segment, for damage
+//     that none of them shows (an in-place change with its modification
+//     time put back).
+//   - Verifying replaces the segment's rows by what its bytes hold now:
+//     records that moved are found at their new offsets, records found
+//     nowhere are lost. A run whose winning record was lost falls back to
+//     its best surviving record (an ended attempt listed elsewhere in the
+//     store index, or its start record), or has none and is pending again;
+//     [CollectReport] counts them (Lost) and lists the ranges (Damaged).
+//   - The damaged ranges go to index/damaged.json, outside the store index
+//     so that they outlive its rebuild. A segment named there is indexed
+//     from its own bytes from then on: Collect never merges node index rows
+//     that point into it (its node index still has the lost records, and
+//     Collect does not write node indexes), and [Store.CompletedAmong]
+//     does not believe them.
 //
 // [Store.Statuses], [Store.Records] and [Store.FailedAttempts] answer from
 // the store index as of the last Collect. Collect writes the store index, so

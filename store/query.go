@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -213,69 +214,96 @@ func (sn *Snapshot) sameRun(l *location, id string) bool {
 func (sn *Snapshot) Len() int { return len(sn.locs) }
 
 // Records is [Store.Records] over the snapshot's records.
+//
+// A record that cannot be read where the index locates it (its segment was
+// damaged after it was indexed: the line is cut, garbled, or another run's)
+// is skipped, and the pass goes on; at its end Records returns a
+// [*DamageError] that says what was skipped, unless fn failed.
 func (sn *Snapshot) Records(fn func(*Record) error) error {
-	return decodeInOrder(func(emit func(*location, []byte) error) error {
-		return sn.eachLine(emit)
-	}, func(l *location, rec *Record) error {
-		if !sn.sameRun(l, rec.RunID) {
-			return sn.stale(l, "the line is a record of run "+rec.RunID)
+	var bad badLocations
+	err := decodeInOrder(func(emit func(int, []byte) error) error {
+		return sn.eachLine(&bad, emit)
+	}, func(i int, rec *Record) error {
+		if rec == nil || !sn.sameRun(&sn.locs[i], rec.RunID) {
+			bad.add(i)
+			return nil
 		}
 		return fn(rec)
-	}, sn)
+	})
+	if err != nil {
+		return err
+	}
+	return sn.damageError(&bad)
 }
 
 // Lines calls fn with the line (JSON, newline included) of each record, in
 // the order of Records, for a reader that needs only part of each record
 // and decodes that faster itself. The line is valid only during the call.
-// Unlike Records, it does not check that the line decodes.
+// Unlike Records, it does not decode the line: it only skips (and reports,
+// as Records does) lines that are not whole or hold bytes no record has,
+// so fn must expect a line it cannot parse when a segment is damaged.
 func (sn *Snapshot) Lines(fn func(line []byte) error) error {
-	return sn.eachLine(func(_ *location, line []byte) error { return fn(line) })
-}
-
-func (sn *Snapshot) stale(l *location, why string) error {
-	return fmt.Errorf("store: index does not match segment %s at offset %d (run %s): %s\nhint: run collect again",
-		sn.segs[l.seg], l.off, sn.runID(l), why)
+	var bad badLocations
+	if err := sn.eachLine(&bad, func(_ int, line []byte) error { return fn(line) }); err != nil {
+		return err
+	}
+	return sn.damageError(&bad)
 }
 
 // eachLine reads the lines at locs, ordered by segment and offset, and
-// calls fn with each whole line; the line is reused after the call.
-func (sn *Snapshot) eachLine(fn func(*location, []byte) error) error {
-	locs := sn.locs
+// calls fn with the index of each location and its line; the line is reused
+// after the call. A location whose bytes are not a whole line that could be
+// a record goes to bad instead.
+func (sn *Snapshot) eachLine(bad *badLocations, fn func(int, []byte) error) error {
 	var line []byte
-	for len(locs) > 0 {
-		i := 0
-		for i < len(locs) && locs[i].seg == locs[0].seg {
-			i++
+	for start := 0; start < len(sn.locs); {
+		seg := sn.locs[start].seg
+		end := start
+		for end < len(sn.locs) && sn.locs[end].seg == seg {
+			end++
 		}
-		f, err := os.Open(sn.s.segmentPath(sn.segs[locs[0].seg]))
+		f, err := os.Open(sn.s.segmentPath(sn.segs[seg]))
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
 		br := bufio.NewReaderSize(f, 1<<20)
 		var pos int64
-		for k := range locs[:i] {
-			l := &locs[k]
+		for k := start; k < end; k++ {
+			l := &sn.locs[k]
+			if l.off < pos || l.n < 2 {
+				bad.add(k) // rows that overlap: not this index's doing
+				continue
+			}
 			if _, err := br.Discard(int(l.off - pos)); err != nil {
-				f.Close()
-				return sn.stale(l, err.Error())
+				// The segment is shorter than the index says: the rest
+				// of its records are gone.
+				for ; k < end; k++ {
+					bad.add(k)
+				}
+				break
 			}
 			line = slices.Grow(line[:0], int(l.n))[:l.n]
-			if _, err := io.ReadFull(br, line); err != nil {
-				f.Close()
-				return sn.stale(l, err.Error())
+			n, err := io.ReadFull(br, line)
+			pos = l.off + int64(n)
+			if err != nil {
+				for ; k < end; k++ {
+					bad.add(k)
+				}
+				break
 			}
-			pos = l.off + int64(l.n)
-			if line[l.n-1] != '\n' {
-				f.Close()
-				return sn.stale(l, "not a whole line")
+			// No record holds a NUL byte: JSON escapes control characters.
+			// A block of zeros is the most common damage.
+			if line[l.n-1] != '\n' || bytes.IndexByte(line, 0) >= 0 {
+				bad.add(k)
+				continue
 			}
-			if err := fn(l, line); err != nil {
+			if err := fn(k, line); err != nil {
 				f.Close()
 				return err
 			}
 		}
 		f.Close()
-		locs = locs[i:]
+		start = end
 	}
 	return nil
 }
@@ -283,20 +311,20 @@ func (sn *Snapshot) eachLine(fn func(*location, []byte) error) error {
 // decodeBatch lines are decoded together by one worker of decodeInOrder.
 const decodeBatch = 256
 
-// lineBatch is a batch of lines, and then their records.
+// lineBatch is a batch of lines, and then their records (nil for a line
+// that is not one).
 type lineBatch struct {
-	locs []*location
+	locs []int
 	buf  []byte
 	ends []int
 	recs []*Record
-	bad  int // index of the first line that is not a record, or -1
-	why  string
 	done chan struct{}
 }
 
 // decodeInOrder decodes the lines that read emits on a worker per CPU and
-// calls fn with each record in the order of the lines.
-func decodeInOrder(read func(emit func(*location, []byte) error) error, fn func(*location, *Record) error, sn *Snapshot) error {
+// calls fn with each location and its record, in the order of the lines;
+// the record is nil for a line that does not decode.
+func decodeInOrder(read func(emit func(int, []byte) error) error, fn func(int, *Record) error) error {
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *lineBatch, workers)
 	order := make(chan *lineBatch, 2*workers)
@@ -304,14 +332,9 @@ func decodeInOrder(read func(emit func(*location, []byte) error) error, fn func(
 	for range workers {
 		go func() {
 			for b := range work {
-				b.bad = -1
 				start := 0
-				for i, end := range b.ends {
-					rec, why := decodeLine(b.buf[start:end])
-					if why != "" {
-						b.bad, b.why = i, why
-						break
-					}
+				for _, end := range b.ends {
+					rec, _ := decodeLine(b.buf[start:end])
 					b.recs = append(b.recs, rec)
 					start = end
 				}
@@ -334,8 +357,8 @@ func decodeInOrder(read func(emit func(*location, []byte) error) error, fn func(
 			b = &lineBatch{done: make(chan struct{})}
 			return nil
 		}
-		err := read(func(l *location, line []byte) error {
-			b.locs = append(b.locs, l)
+		err := read(func(i int, line []byte) error {
+			b.locs = append(b.locs, i)
 			b.buf = append(b.buf, line...)
 			b.ends = append(b.ends, len(b.buf))
 			if len(b.ends) == decodeBatch {
@@ -355,10 +378,6 @@ func decodeInOrder(read func(emit func(*location, []byte) error) error, fn func(
 			if err = fn(b.locs[i], rec); err != nil {
 				break
 			}
-		}
-		if err == nil && b.bad >= 0 {
-			l := b.locs[b.bad]
-			err = sn.stale(l, b.why)
 		}
 		if err != nil {
 			close(stop)
@@ -417,7 +436,9 @@ func (s *Store) FailedAttempts() (map[string]int, error) {
 // locked for too long), and it does not see records that no index has yet
 // (those of a crash before an index update). So it may miss a completed
 // run, which then runs again as a duplicate, but it never calls a run
-// completed that is not.
+// completed that is not. A node index's rows that point into a segment
+// that Collect found damaged are not believed: the store index, which
+// Collect repaired, answers for those segments.
 func (s *Store) CompletedAmong(ids []string) (map[string]bool, error) {
 	done := make(map[string]bool)
 	if len(ids) == 0 {
@@ -427,20 +448,22 @@ func (s *Store) CompletedAmong(ids []string) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	paths = append([]string{s.path(storeIndex)}, paths...)
+	damaged := damagedSegments(s.readDamage())
+	completedIn(s.path(storeIndex), ids, "[]", done)
 	for _, path := range paths {
 		// Once all are found, the other indexes cannot add anything.
 		if len(done) == len(ids) {
 			break
 		}
-		completedIn(path, ids, done)
+		completedIn(path, ids, damaged, done)
 	}
 	return done, nil
 }
 
 // completedIn adds to done those of ids that the index at path has as
-// completed. It reports whether it could read the index.
-func completedIn(path string, ids []string, done map[string]bool) bool {
+// completed in a segment not named in the JSON array skip. It reports
+// whether it could read the index.
+func completedIn(path string, ids []string, skip string, done map[string]bool) bool {
 	if _, err := os.Stat(path); err != nil {
 		return false
 	}
@@ -450,14 +473,15 @@ func completedIn(path string, ids []string, done map[string]bool) bool {
 	}
 	defer db.Close()
 	const batch = 500 // under SQLite's limit of bound parameters
-	args := make([]any, 0, batch)
+	args := make([]any, 0, batch+1)
 	for start := 0; start < len(ids); start += batch {
 		chunk := ids[start:min(start+batch, len(ids))]
-		args = args[:0]
+		args = append(args[:0], skip)
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		q := "SELECT run_id FROM runs WHERE status = 'completed' AND run_id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
+		q := "SELECT run_id FROM runs WHERE status = 'completed' AND segment NOT IN (SELECT value FROM json_each(?))" +
+			" AND run_id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
 		err := withRetry(context.Background(), func() error {
 			rows, err := db.Query(q, args...)
 			if err != nil {
