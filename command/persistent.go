@@ -457,7 +457,7 @@ func checkScratch(pr *proc) []string {
 	if err1 != nil || err2 != nil || !os.SameFile(want, got) {
 		what := "removed its scratch directory"
 		if err2 == nil {
-			what = "replaced its scratch directory by " + describe(pr.sl.path+"/scratch", got) + "; metalab did not follow it"
+			what = "replaced its scratch directory by " + describeIn(pr.sl.root, "scratch", got) + "; metalab did not follow it"
 			pr.sl.root.RemoveAll("scratch")
 		}
 		pr.sl.broken = true
@@ -487,8 +487,9 @@ func collectRunArtifacts(sl *slot, rec *capture.Recorder, artName string) string
 	case err != nil:
 		return fmt.Sprintf("made its artifact directory unreadable: %v", err)
 	case !info.IsDir():
+		msg := fmt.Sprintf("made its artifact directory %s; metalab did not follow it", describeIn(sl.root, artName, info))
 		sl.root.RemoveAll(artName)
-		return fmt.Sprintf("made its artifact directory %s; metalab did not follow it", describe(sl.path+"/"+artName, info))
+		return msg
 	}
 	art, err := sl.root.OpenRoot(artName)
 	if err == nil {

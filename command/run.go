@@ -175,8 +175,9 @@ func checkName(sl *slot, name string, want fs.FileInfo, what string) string {
 	case os.SameFile(info, want):
 		return ""
 	}
+	msg := fmt.Sprintf("replaced %s by %s; metalab did not follow it", what, describeIn(sl.root, name, info))
 	sl.root.RemoveAll(name) // the replacement itself, never a link's target
-	return fmt.Sprintf("replaced %s by %s; metalab did not follow it", what, describe(sl.path+"/"+name, info))
+	return msg
 }
 
 func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
@@ -333,9 +334,17 @@ type logFile struct {
 	end   int64 // the size ref saw last; -1: none since next
 }
 
-// openLog opens the store's log logs/name for the runs of a slot.
+// openLog opens the store's log logs/name for the runs of a slot. A
+// symlink or other non-file that a run planted at the name is removed (the
+// link, not its target) and a new log begins.
 func openLog(st *store.Store, name string) (*logFile, error) {
 	f, err := st.OpenLog(name)
+	var nr *safefs.NotRegularError
+	if errors.As(err, &nr) && !nr.Mode.IsDir() && nr.Want == "" {
+		if rerr := st.Root().Remove("logs/" + name); rerr == nil {
+			f, err = st.OpenLog(name)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -142,7 +142,8 @@ func (sl *slot) check() string {
 		return ""
 	}
 	sl.broken = true
-	what := describe(sl.path, info)
+	target, _ := os.Readlink(sl.path)
+	what := describe(info, target)
 	if info.IsDir() {
 		os.RemoveAll(sl.path) // a directory of the run's, at metalab's path
 	} else {
@@ -152,18 +153,23 @@ func (sl *slot) check() string {
 		sl.path, what)
 }
 
-// describe says what info (of path) is, for a message: "a symlink to /etc".
-func describe(path string, info fs.FileInfo) string {
+// describe says what info is, for a message: "a symlink to /etc" (target
+// is where a symlink points).
+func describe(info fs.FileInfo, target string) string {
 	what := safefs.Describe(info.Mode())
-	if info.Mode()&fs.ModeSymlink != 0 {
-		if target, err := os.Readlink(path); err == nil {
-			what += " to " + target
-		}
+	if info.Mode()&fs.ModeSymlink != 0 && target != "" {
+		what += " to " + target
 	}
 	if info.IsDir() {
 		what = "another directory"
 	}
 	return what
+}
+
+// describeIn is describe for name in root.
+func describeIn(root *os.Root, name string, info fs.FileInfo) string {
+	target, _ := root.Readlink(name)
+	return describe(info, target)
 }
 
 // empty removes everything in the scratch directory, through its root; it

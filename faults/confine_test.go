@@ -1,0 +1,218 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/metalab-hpc/metalab/expfile"
+	"github.com/metalab-hpc/metalab/launcher"
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// confineOp attacks metalab's files as $METALAB_PARAM_MODE says, aiming
+// every symlink at $VICTIM, a tree the test planted.
+const confineOp = `#!/bin/sh
+v="$VICTIM"
+cap="$METALAB_CAPTURE"
+art="$METALAB_ARTIFACT_DIR"
+scr="$METALAB_SCRATCH"
+case "$METALAB_PARAM_MODE" in
+ok)             echo '{"metric": "y", "value": 1}' >> "$cap"; echo a > "$art/a.txt" ;;
+artdir-link)    echo x > "$art/own.txt"; rm -rf "$art"; ln -s "$v" "$art" ;;
+scratch-link)   rm -rf "$scr"; ln -s "$v" "$scr" ;;
+capture-link)   rm -f "$cap"; ln -s "$v/captures.jsonl" "$cap" ;;
+capture-fifo)   rm -f "$cap"; mkfifo "$cap" ;;
+scratch-wipe)   echo '{"metric": "y", "value": 1}' >> "$cap"; rm -rf "$scr"/* ;;
+entry-link)     echo '{"metric": "y", "value": 1}' >> "$cap"; ln -s "$v/a.txt" "$art/a.txt"; ln -s "$v/sub" "$art/sub"; mkfifo "$art/fifo" ;;
+dev-zero)       echo '{"artifact": "z", "path": "/dev/zero"}' >> "$cap" ;;
+fifo-path)      mkfifo "$scr/f"; echo "{\"artifact\": \"f\", \"path\": \"$scr/f\"}" >> "$cap" ;;
+too-large)      head -c 4096 /dev/zero > "$scr/big"; echo "{\"artifact\": \"big\", \"path\": \"$scr/big\"}" >> "$cap" ;;
+own-file)       echo mine > "own-$METALAB_RUN_ID.txt"; echo "{\"artifact\": \"own\", \"path\": \"own-$METALAB_RUN_ID.txt\"}" >> "$cap" ;;
+chmod)          echo '{"metric": "y", "value": 1}' >> "$cap"; mkdir "$scr/locked"; touch "$scr/locked/f"; chmod 000 "$scr/locked" "$art" "$scr" ;;
+store-art-link) ln -s "$v" "$METALAB_STORE/artifacts/$METALAB_RUN_ID"; echo a > "$art/a.txt" ;;
+log-link)       for f in "$METALAB_STORE"/logs/*.out; do rm -f "$f"; ln -s "$v/a.txt" "$f"; done; echo '{"metric": "y", "value": 1}' >> "$cap" ;;
+esac
+exit 0
+`
+
+// TestConfinedFileOperations runs operations that replace metalab's
+// directories and files by symlinks to a victim tree, FIFOs and devices,
+// delete them or take away their permissions: each run ends as documented,
+// with a message that says what the operation did, the sweep goes on, and
+// the victim tree is untouched, byte for byte.
+func TestConfinedFileOperations(t *testing.T) {
+	bin := buildMetalab(t)
+	dir := t.TempDir()
+	victim := plantVictim(t, dir)
+	before := snapshot(t, victim)
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+
+	type want struct {
+		status store.Status
+		sub    string // in the error, or in a warning of a completed run
+	}
+	expect := map[string]want{
+		"ok":             {store.StatusCompleted, ""},
+		"artdir-link":    {store.StatusFailed, "replaced its artifact directory $METALAB_ARTIFACT_DIR by a symlink to " + victim},
+		"scratch-link":   {store.StatusFailed, "replaced its scratch directory $METALAB_SCRATCH"},
+		"capture-link":   {store.StatusFailed, "replaced its capture file $METALAB_CAPTURE by a symlink to " + victim},
+		"capture-fifo":   {store.StatusFailed, "replaced its capture file $METALAB_CAPTURE by a FIFO"},
+		"scratch-wipe":   {store.StatusFailed, "removed its capture file $METALAB_CAPTURE"},
+		"entry-link":     {store.StatusCompleted, "$METALAB_ARTIFACT_DIR/a.txt is a symlink; not stored"},
+		"dev-zero":       {store.StatusFailed, "/dev/zero is a character device, not a regular file"},
+		"fifo-path":      {store.StatusFailed, "is a FIFO, not a regular file"},
+		"too-large":      {store.StatusFailed, "is 4 KiB, larger than the limit of 1 KiB (max_artifact_size)"},
+		"own-file":       {store.StatusCompleted, ""},
+		"chmod":          {store.StatusCompleted, ""},
+		"store-art-link": {store.StatusFailed, "is a symlink, not a directory"},
+		"log-link":       {store.StatusCompleted, ""},
+	}
+	var modes []string
+	for m := range expect {
+		modes = append(modes, fmt.Sprintf("%q", m))
+	}
+	toml := `name = "confine"
+version = "1"
+command = ["sh", "op.sh"]
+timeout = "20s"
+max_artifact_size = "1KiB"
+
+[params.grid]
+mode = [` + strings.Join(modes, ", ") + `]
+
+[seeds]
+replicates = 2
+`
+	if err := os.WriteFile(filepath.Join(dir, "op.sh"), []byte(confineOp), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exp := filepath.Join(dir, "confine.toml")
+	if err := os.WriteFile(exp, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "store")
+	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "2")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "VICTIM="+victim)
+	start := time.Now()
+	out, err := combined(cmd)
+	elapsed := time.Since(start)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("want exit 1 (some runs failed), got %v:\n%s", err, out)
+	}
+	assertUnchanged(t, victim, before)
+
+	recs := winners(t, exp, st, "mode")
+	for mode, w := range expect {
+		rs := recs[mode]
+		if len(rs) != 2 {
+			t.Errorf("%s: %d records, want 2", mode, len(rs))
+			continue
+		}
+		for _, r := range rs {
+			text := r.Error + " " + strings.Join(r.Warnings, " ")
+			if r.Status != w.status || !strings.Contains(text, w.sub) {
+				t.Errorf("%s: %s, %q; want %s with %q", mode, r.Status, text, w.status, w.sub)
+			}
+			if mode == "entry-link" && len(r.Artifacts) != 0 {
+				t.Errorf("%s: artifacts %v stored through a link", mode, r.Artifacts)
+			}
+			switch mode {
+			case "ok":
+				if len(r.Artifacts) != 1 || r.Metrics["y"] != 1 {
+					t.Errorf("ok: artifacts %v metrics %v, want a.txt and y=1", r.Artifacts, r.Metrics)
+				}
+			case "scratch-wipe", "chmod", "entry-link", "log-link":
+				// What the run wrote before it struck is kept.
+				if r.Metrics["y"] != 1 {
+					t.Errorf("%s: metrics %v, want y=1", mode, r.Metrics)
+				}
+			case "capture-link":
+				if _, ok := r.Metrics["stolen"]; ok {
+					t.Errorf("capture-link: the victim's lines were read as captures: %v", r.Metrics)
+				}
+			case "artdir-link":
+				if len(r.Artifacts) != 0 {
+					t.Errorf("%s: artifacts %v stored through a link", mode, r.Artifacts)
+				}
+			case "own-file":
+				if len(r.Artifacts) != 1 {
+					t.Errorf("own-file: artifacts %v, want one", r.Artifacts)
+				} else if _, err := os.Stat(filepath.Join(dir, "own-"+r.RunID+".txt")); err != nil {
+					t.Errorf("own-file: the operation's own file was not left in place: %v", err)
+				}
+			}
+		}
+	}
+	// Every scratch directory is gone, and nothing metalab made is left in
+	// $TMPDIR; a store log that a run replaced by a link is refused, never
+	// followed, by `metalab logs`.
+	if left := leftovers(t, tmp); len(left) > 0 {
+		t.Errorf("left in $TMPDIR: %v", left)
+	}
+	var logRun string
+	for _, r := range recs["log-link"] {
+		logRun = r.RunID
+	}
+	lout, lerr := combined(exec.Command(bin, "logs", "--store", st, logRun))
+	if lerr == nil && strings.Contains(lout, "victim file a") {
+		t.Errorf("metalab logs followed a link planted in the store's logs:\n%s", lout)
+	}
+	assertUnchanged(t, victim, before)
+	failed := 0
+	for _, rs := range recs {
+		for _, r := range rs {
+			if r.Status == store.StatusFailed {
+				failed++
+			}
+		}
+	}
+	figures(t, "modes=%d runs=%d failed_as_documented=%d victim_changed=0 sweep_seconds=%.1f",
+		len(expect), 2*len(expect), failed, elapsed.Seconds())
+}
+
+// winners reads the winning record of each run of a store's segments,
+// grouped by the value of param.
+func winners(t *testing.T, expFile, st, param string) map[string][]*store.Record {
+	t.Helper()
+	e, err := expfile.Load(expFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := launcher.NewPlan(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := map[string]string{}
+	for i := range plan.Len() {
+		value[plan.At(i).ID] = fmt.Sprint(plan.At(i).Params[param])
+	}
+	best := map[string]*store.Record{}
+	files, _ := filepath.Glob(filepath.Join(st, "segments", "*.jsonl"))
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.ReadSegment(fh, func(r *store.Record, _ int64, _ int) error {
+			if old := best[r.RunID]; old == nil || r.Beats(old) {
+				best[r.RunID] = r
+			}
+			return nil
+		})
+		fh.Close()
+	}
+	out := map[string][]*store.Record{}
+	for id, r := range best {
+		out[value[id]] = append(out[value[id]], r)
+	}
+	return out
+}
