@@ -276,11 +276,13 @@ type Lock struct {
 // without a lock server.
 //
 // Nothing here needs fcntl or flock locks, which NFS serves only through a
-// lock daemon that clusters often do not run and Lustre only when mounted
-// with -o flock. It needs what NFS (v3 and later) and Lustre do
-// atomically: create with O_EXCL, rename, unlink, and a listing of a
-// directory that is opened afresh for each look (NFS clients revalidate a
-// directory when they open it).
+// lock daemon that clusters often do not run, and Lustre only when mounted
+// with -o flock. It needs what NFS (v3 and later) and Lustre do atomically
+// on the server: create with O_EXCL, which makes a name one process's alone
+// even if two drew the same random part; rename, which makes an entry
+// appear whole; unlink; and a listing of a directory opened afresh for
+// each look (an NFS client revalidates a directory it opens, where a
+// lookup of one name could be answered from its cache).
 //
 // # Heartbeat and the stale rule
 //
