@@ -77,7 +77,9 @@ func (lr *LineReader) Next() (line []byte, n int64, err error) {
 		if !long {
 			if len(lr.line)+len(chunk) > lr.max+2 { // room for "\r\n"
 				long = true
-				lr.line = lr.line[:0]
+				// Let the collector have it: a line near the limit is
+				// rare, and its buffer should not stay for the run.
+				lr.line = nil
 			} else {
 				lr.line = append(lr.line, chunk...)
 			}

@@ -403,16 +403,17 @@ func (r *Recorder) ApplyLines(rd io.Reader, dir string) error {
 		case err == io.EOF:
 			return nil
 		case errors.Is(err, ErrLineTooLong):
+			// Skipped without being held: it does not count against
+			// the run's total.
 			r.Fail(fmt.Errorf("capture line %d: %v (max_capture_line); skipped", n, err))
+			continue
 		case err != nil:
 			return err
 		}
 		if !r.CountCaptured(size, n) {
 			return nil
 		}
-		if err == nil {
-			r.ApplyLine(n, line, dir, "")
-		}
+		r.ApplyLine(n, line, dir, "")
 	}
 }
 

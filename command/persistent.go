@@ -352,12 +352,13 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 			if !isDone {
 				// A capture line: counted against the run's limit, and
 				// applied while within it.
-				if reading {
+				if reading && l.err == nil {
 					reading = rec.CountCaptured(l.size, n)
 				}
 				switch {
 				case !reading:
 				case l.err != nil:
+					// Skipped without being held: not counted.
 					rec.Fail(fmt.Errorf("capture line %d: %v (max_capture_line); skipped", n, l.err))
 				default:
 					if other := rec.ApplyLine(n, l.line, p.op.dir, rt.RunID); other != "" {
