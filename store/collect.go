@@ -40,8 +40,8 @@ type CollectReport struct {
 	Damaged []Damage
 	// Lost counts the runs whose winning record this Collect found lost in
 	// a damaged range. Their records are dropped from the store index: each
-	// such run is pending again, or back to its best surviving record (an
-	// attempt recorded elsewhere, or its start record).
+	// such run is pending again, or back to the best surviving record of
+	// another attempt of it.
 	Lost int
 
 	// Rebuilt names the indexes that could not be used and whose records were
@@ -138,6 +138,7 @@ func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectRep
 	if err != nil {
 		return rep, trusted, fmt.Errorf("store: reading index: %w", err)
 	}
+	fresh := len(known) == 0 // a store index built anew
 
 	// The segments to verify: those readers met damage in; those that
 	// shrank below what the store index covers, or vanished; those changed
@@ -233,7 +234,7 @@ func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectRep
 	// run may be such a one.
 	done := map[string]bool{}
 	var found []Damage
-	fullReconcile := len(known) == 0 && len(damage) > 0
+	fullReconcile := fresh && len(damage) > 0
 	for len(verify) > 0 || fullReconcile {
 		lost := map[string]bool{}
 		for _, name := range slices.Sorted(maps.Keys(verify)) {
@@ -256,6 +257,20 @@ func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectRep
 			break
 		}
 		if fullReconcile {
+			// A store index built anew has the start records of the
+			// attempts whose end was lost, from the damaged segments.
+			err := withRetry(ctx, func() error {
+				return inTx(db, func(tx *sql.Tx) error {
+					if err := dropOrphanStarts(tx, damage); err != nil {
+						return err
+					}
+					_, err := tx.Exec(dropCountsSQL)
+					return err
+				})
+			})
+			if err != nil {
+				return rep, trusted, fmt.Errorf("store: updating index: %w", err)
+			}
 			lost = nil
 		}
 		fullReconcile = false

@@ -29,19 +29,18 @@ type Damage struct {
 	Length  int64  `json:"length"`
 	// Records counts the indexed records lost in the range.
 	Records int `json:"records"`
-	// Runs counts the runs whose winning record was among them.
-	Runs int `json:"runs"`
-	// RunIDs are the first few of the runs whose records were lost, for
-	// messages.
+	// Runs counts the runs whose winning record was among them; RunIDs
+	// are their IDs.
+	Runs   int      `json:"runs"`
 	RunIDs []string `json:"run_ids,omitempty"`
 }
 
-// maxDamageIDs run IDs are kept per damaged range.
+// maxDamageIDs run IDs are shown per damaged range.
 const maxDamageIDs = 10
 
 func (d Damage) String() string {
 	return fmt.Sprintf("segment %s at byte %d (%d bytes): %s lost%s",
-		d.Segment, d.Offset, d.Length, plural(d.Records, "record"), idList(d.RunIDs, d.Records))
+		d.Segment, d.Offset, d.Length, plural(d.Records, "record"), idList(d.RunIDs))
 }
 
 func plural(n int, what string) string {
@@ -51,19 +50,17 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// idList is " (runs a, b, ...)" for ids of n records, or "".
-func idList(ids []string, n int) string {
-	if len(ids) == 0 {
+// idList is " (runs a, b, ...)", at most maxDamageIDs of them, or "".
+func idList(ids []string) string {
+	switch {
+	case len(ids) == 0:
 		return ""
+	case len(ids) == 1:
+		return " (run " + ids[0] + ")"
+	case len(ids) > maxDamageIDs:
+		return fmt.Sprintf(" (runs %s, and %d more)", strings.Join(ids[:maxDamageIDs], ", "), len(ids)-maxDamageIDs)
 	}
-	s := " (run " + ids[0]
-	if len(ids) > 1 {
-		s = " (runs " + strings.Join(ids, ", ")
-	}
-	if n > len(ids) {
-		s += fmt.Sprintf(", and %d more", n-len(ids))
-	}
-	return s + ")"
+	return " (runs " + strings.Join(ids, ", ") + ")"
 }
 
 // DamageError is returned by the readers of records ([Snapshot.Records],
@@ -91,7 +88,7 @@ func (e *DamageError) Error() string {
 	if len(e.Damage) == 1 {
 		d := e.Damage[0]
 		return fmt.Sprintf("store %s: segment %s is damaged at byte %d (%d bytes): %s could not be read and %s skipped%s",
-			e.Dir, d.Segment, d.Offset, d.Length, plural(n, "record"), map[bool]string{true: "was", false: "were"}[n == 1], idList(d.RunIDs, d.Records))
+			e.Dir, d.Segment, d.Offset, d.Length, plural(n, "record"), map[bool]string{true: "was", false: "were"}[n == 1], idList(d.RunIDs))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "store %s: %s could not be read in %d damaged ranges and were skipped:", e.Dir, plural(n, "record"), len(e.Damage))
@@ -136,9 +133,8 @@ func (sn *Snapshot) damageError(bad *badLocations) error {
 		} else {
 			ds = append(ds, Damage{Segment: sn.segs[l.seg], Offset: l.off, Length: int64(l.n), Records: 1, Runs: 1})
 		}
-		if d := &ds[len(ds)-1]; len(d.RunIDs) < maxDamageIDs {
-			d.RunIDs = append(d.RunIDs, sn.runID(l))
-		}
+		d := &ds[len(ds)-1]
+		d.RunIDs = append(d.RunIDs, sn.runID(l))
 		prev = i
 	}
 	noted := true
@@ -388,6 +384,9 @@ func (s *Store) verifySegment(ctx context.Context, db *sql.DB, name string, from
 			if err := upsertRows(tx, name, recs, 0); err != nil {
 				return err
 			}
+			if err := dropOrphanStarts(tx, v.damage); err != nil {
+				return err
+			}
 			if err := insertTorn(tx, torn); err != nil {
 				return err
 			}
@@ -494,19 +493,15 @@ func locateDamage(name string, ptrs, bad []pointer, recs []indexRow, torn []Torn
 		if d.Offset < 0 {
 			d.Offset, d.Length = from, max(group[len(group)-1].oldEnd-group[0].oldOff, 1)
 		}
-		ids := map[string]bool{}
 		for _, it := range group {
 			d.Records++
-			ids[it.runID] = true
 			if it.winner {
 				d.Runs++
+				d.RunIDs = append(d.RunIDs, it.runID)
 				lostRuns[it.runID] = true
 			}
 		}
-		d.RunIDs = slices.Sorted(maps.Keys(ids))
-		if len(d.RunIDs) > maxDamageIDs {
-			d.RunIDs = d.RunIDs[:maxDamageIDs]
-		}
+		slices.Sort(d.RunIDs)
 		ds = append(ds, d)
 	}
 	var prev item // the last anchor; the zero item stands for the start
@@ -530,6 +525,25 @@ func locateDamage(name string, ptrs, bad []pointer, recs []indexRow, torn []Torn
 		ds = append(ds, Damage{Segment: name, Offset: bad[0].off, Length: 1})
 	}
 	return ds, slices.Sorted(maps.Keys(lostRuns))
+}
+
+// dropOrphanStarts removes the winning records of runs that lost theirs in
+// ds that are start records before the end of the damage: such a record
+// began the attempt whose end was lost, and would show the run as running
+// for ever. Such a run is pending, or has its best ended attempt from
+// elsewhere (reconcile).
+func dropOrphanStarts(tx *sql.Tx, ds []Damage) error {
+	for _, d := range ds {
+		if len(d.RunIDs) == 0 {
+			continue
+		}
+		ids, _ := json.Marshal(d.RunIDs)
+		if _, err := tx.Exec(`DELETE FROM runs WHERE segment = ? AND status = 'running' AND "offset" < ?
+			AND run_id IN (SELECT value FROM json_each(?))`, d.Segment, d.Offset+d.Length, string(ids)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pointersInto lists the rows of the store index that point into segment

@@ -83,9 +83,12 @@
 //   - Verifying replaces the segment's rows by what its bytes hold now:
 //     records that moved are found at their new offsets, records found
 //     nowhere are lost. A run whose winning record was lost falls back to
-//     its best surviving record (an ended attempt listed elsewhere in the
-//     store index, or its start record), or has none and is pending again;
-//     [CollectReport] counts them (Lost) and lists the ranges (Damaged).
+//     the best record of another attempt that survives (in the segment, or
+//     an ended attempt that the store index lists elsewhere), or has none
+//     and is pending again: the start record of the attempt whose end was
+//     lost does not count, or the run would show as running for ever.
+//     [CollectReport] counts these runs (Lost) and lists the ranges
+//     (Damaged).
 //   - The damaged ranges go to index/damaged.json, outside the store index
 //     so that they outlive its rebuild. A segment named there is indexed
 //     from its own bytes from then on: Collect never merges node index rows
