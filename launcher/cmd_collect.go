@@ -15,6 +15,7 @@ import (
 
 type collectOptions struct {
 	Store    string
+	Verify   bool // read every segment in full, for damage no reader met
 	Resubmit bool
 	JSON     bool
 	Target   string
@@ -45,18 +46,27 @@ func (a *App) cmdCollect() *cli.Command {
 			"lists the runs that are missing or failed; --resubmit submits exactly those, leaving\n" +
 			"out runs that already failed --max-failures times (default 3 x (1 + retries): the\n" +
 			"attempts of three submissions, each with its immediate retries).\n\n" +
+			"Damaged segments: collect re-reads the segments in which a reader (results,\n" +
+			"summary, ...) met records it could not read, and those that changed in a way an\n" +
+			"append-only file never does (cut below what is indexed, or rewritten in place).\n" +
+			"It drops the index entries of the records that are gone, so that every command\n" +
+			"works again, and reports the damaged ranges and the runs whose records were lost:\n" +
+			"they are pending again (or back to another surviving record of theirs), and the\n" +
+			"next run or --resubmit runs them. --verify re-reads every segment, for damage that\n" +
+			"left no trace (it reads the whole store). Collect exits 0 after a repair.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab collect --store /scratch/$USER/sweep\n" +
 			"   metalab collect --store /scratch/$USER/sweep --resubmit",
 		Flags: []cli.Flag{
 			storeFlag(),
 			&cli.BoolFlag{Name: "resubmit", Usage: "submit the missing and failed runs again"},
+			&cli.BoolFlag{Name: "verify", Usage: "re-read every segment in full and repair the indexes where a segment is damaged"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.IntFlag{Name: "max-failures", Usage: "leave out runs that failed this often (default 3 x (1 + retries))"},
 		},
 		Action: func(c *cli.Context) error {
 			return a.runCollect(c.Context, a.logger(c), collectOptions{
-				Store: c.String("store"), Resubmit: c.Bool("resubmit"), JSON: c.Bool("json"), Target: c.Args().First(),
+				Store: c.String("store"), Verify: c.Bool("verify"), Resubmit: c.Bool("resubmit"), JSON: c.Bool("json"), Target: c.Args().First(),
 				MaxFailures: c.Int("max-failures"),
 			}, a.Stdout)
 		},
@@ -68,7 +78,11 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 	if err != nil {
 		return err
 	}
-	rep, err := st.Collect(ctx)
+	collect := st.Collect
+	if opts.Verify {
+		collect = st.Verify
+	}
+	rep, err := collect(ctx)
 	if err != nil {
 		st.Close()
 		return err
@@ -143,7 +157,7 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 			return err
 		}
 	} else {
-		printCollect(out, res, target != "")
+		printCollect(out, a.Name, res, target != "")
 	}
 	if opts.Resubmit {
 		if exp == nil {
@@ -160,15 +174,26 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 	return nil
 }
 
-func printCollect(out io.Writer, r collectResult, withPlan bool) {
+func printCollect(out io.Writer, name string, r collectResult, withPlan bool) {
 	fmt.Fprintf(out, "collected %d segments, %d new records: %d runs (%d completed, %d failed, %d cancelled, %d running)\n",
 		r.Segments, r.Records, r.Runs, r.Completed, r.Failed, r.Cancelled, r.Running)
 	if r.Duplicates > 0 {
 		fmt.Fprintf(out, "%d duplicate completed records (a run executed twice); one result kept per run ID\n", r.Duplicates)
 	}
 	for _, t := range r.Torn {
+		if inDamage(r.Damaged, t) {
+			continue // said below
+		}
 		fmt.Fprintf(out, "ignored a torn or invalid record in %s at byte %d (%d bytes): %s\n",
 			filepath.Base(t.Segment), t.Offset, t.Length, t.Reason)
+	}
+	for _, d := range r.Damaged {
+		fmt.Fprintf(out, "damaged segment %s at byte %d (%d bytes): %d indexed records lost, the winning records of %d runs\n",
+			d.Segment, d.Offset, d.Length, d.Records, d.Runs)
+	}
+	if r.Lost > 0 {
+		fmt.Fprintf(out, "repaired the indexes: %d runs lost their winning record to damage and are pending again, unless another of their records survived; '%s run' runs them again\n",
+			r.Lost, name)
 	}
 	for _, name := range r.Rebuilt {
 		fmt.Fprintf(out, "rebuilt index %s from the segments\n", name)
@@ -189,4 +214,14 @@ func printCollect(out io.Writer, r collectResult, withPlan bool) {
 	}
 	show("missing", r.MissingIDs)
 	show("failed ", r.FailedIDs)
+}
+
+// inDamage reports whether the torn line t lies in one of the damaged ranges.
+func inDamage(ds []store.Damage, t store.Torn) bool {
+	for _, d := range ds {
+		if d.Segment == t.Segment && d.Offset <= t.Offset && t.Offset+int64(t.Length) <= d.Offset+d.Length {
+			return true
+		}
+	}
+	return false
 }

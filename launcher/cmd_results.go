@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -31,6 +32,7 @@ func (a *App) cmdResults() *cli.Command {
 			"Order: table and json sort the runs by params, then replicate. csv and jsonl\n" +
 			"stream the store without holding it in memory, in the store's record order (by\n" +
 			"segment, then position in it), which is the same from one call to the next.\n\n" +
+			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab results --store runs/pi\n" +
 			"   metalab results --store runs/pi --format csv --output results.csv\n" +
@@ -47,12 +49,14 @@ func (a *App) cmdResults() *cli.Command {
 				Format: c.String("format"),
 				Output: c.String("output"),
 				Status: c.StringSlice("status"),
-			}, a.Stdout)
+			}, a.Stdout, a.Stderr)
 		},
 	}
 }
 
-func (a *App) runResults(opts resultsOptions, out io.Writer) error {
+// runResults writes the results to out (or opts.Output), and warnings to
+// errOut.
+func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 	write := map[string]func(*Results, io.Writer) error{
 		"table": (*Results).WriteTable,
 		"csv":   (*Results).WriteCSV,
@@ -78,25 +82,54 @@ func (a *App) runResults(opts resultsOptions, out io.Writer) error {
 			return err
 		}
 		defer st.Close()
-		if _, err := st.Collect(context.Background()); err != nil {
+		rep, err := st.Collect(context.Background())
+		if err != nil {
+			return err
+		}
+		warnLost(errOut, a.Name, opts.Store, rep.Lost)
+		// What a damaged store lets the export read is written whole,
+		// and the damage reported after it.
+		var damage error
+		fill := func(w io.Writer) error {
+			err := stream(st, statuses, w)
+			if errors.As(err, new(*store.DamageError)) {
+				damage, err = err, nil
+			}
 			return err
 		}
 		if opts.Output == "" || opts.Output == "-" {
-			return stream(st, statuses, out)
+			err = fill(out)
+		} else {
+			err = writeFileAtomic(opts.Output, fill)
 		}
-		return writeFileAtomic(opts.Output, func(w io.Writer) error { return stream(st, statuses, w) })
+		if err != nil {
+			return err
+		}
+		return damageExit(a.Name, opts.Store, damage)
 	}
-	res, err := LoadResults(opts.Store)
+	st, err := store.OpenExisting(opts.Store)
 	if err != nil {
 		return err
 	}
+	res, rep, err := loadResults(context.Background(), st)
+	st.Close()
+	if res == nil {
+		return err
+	}
+	damage := err
+	warnLost(errOut, a.Name, opts.Store, rep.Lost)
 	if len(statuses) > 0 {
 		res = res.WithStatus(statuses...)
 	}
 	if opts.Output == "" || opts.Output == "-" {
-		return write(res, out)
+		err = write(res, out)
+	} else {
+		err = writeFileAtomic(opts.Output, func(w io.Writer) error { return write(res, w) })
 	}
-	return writeFileAtomic(opts.Output, func(w io.Writer) error { return write(res, w) })
+	if err != nil {
+		return err
+	}
+	return damageExit(a.Name, opts.Store, damage)
 }
 
 // writeFileAtomic writes a regular file whole or not at all.

@@ -23,16 +23,19 @@ type statusOptions struct {
 // storeStatus is what a store, and at most one scheduler call, say about a
 // sweep.
 type storeStatus struct {
-	Experiment string           `json:"experiment"`
-	Version    string           `json:"version"`
-	Store      string           `json:"store"`
-	Total      int              `json:"total"`
-	Completed  int              `json:"completed"`
-	Failed     int              `json:"failed"`
-	Cancelled  int              `json:"cancelled"`
-	Running    int              `json:"running"`
-	Pending    int              `json:"pending"`
-	Scheduler  *schedulerStatus `json:"scheduler,omitempty"`
+	Experiment string `json:"experiment"`
+	Version    string `json:"version"`
+	Store      string `json:"store"`
+	Total      int    `json:"total"`
+	Completed  int    `json:"completed"`
+	Failed     int    `json:"failed"`
+	Cancelled  int    `json:"cancelled"`
+	Running    int    `json:"running"`
+	Pending    int    `json:"pending"`
+	// Lost counts the runs whose records this status's collect found lost
+	// to a damaged segment (see collect); they are counted as pending now.
+	Lost      int              `json:"lost,omitempty"`
+	Scheduler *schedulerStatus `json:"scheduler,omitempty"`
 }
 
 // schedulerStatus counts the array tasks of the store's submissions that the
@@ -62,6 +65,9 @@ func (a *App) cmdStatus() *cli.Command {
 			"squeue call for all their jobs adds the tasks still pending or running. --watch\n" +
 			"refreshes every --interval (at least 10 s), backing off while nothing changes, and\n" +
 			"ends when no submitted job is left in the queue.\n\n" +
+			"The counts come from a collect of the store's indexes, which also repairs the\n" +
+			"damage that readers (results, summary) reported in the segments; status warns\n" +
+			"on stderr when it finds runs whose records were lost to it.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab status --store runs/pi\n" +
 			"   metalab status --store /scratch/$USER/sweep --watch\n" +
@@ -107,6 +113,7 @@ func readStoreStatus(ctx context.Context, dir string) (storeStatus, error) {
 		return s, err
 	}
 	s.Completed, s.Failed, s.Cancelled, s.Running = rep.Completed, rep.Failed, rep.Cancelled, rep.Running
+	s.Lost = rep.Lost
 	known := s.Completed + s.Failed + s.Cancelled + s.Running
 	if s.Total < known {
 		s.Total = known
@@ -186,6 +193,7 @@ func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) 
 		if err != nil {
 			return err
 		}
+		warnLost(a.Stderr, a.Name, opts.Store, s.Lost)
 		s.Scheduler = a.schedulerState(ctx, opts.Store)
 		if err := printStatus(out, s, opts.JSON); err != nil {
 			return err

@@ -1,11 +1,14 @@
 package launcher
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/store"
 )
 
 type summaryOptions struct {
@@ -22,6 +25,7 @@ func (a *App) cmdSummary() *cli.Command {
 			"group is the seed replicates of one point) and gives per group and metric: count,\n" +
 			"mean, sample standard deviation and the 95% confidence interval of the mean\n" +
 			"(Student's t).\n\n" +
+			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab summary --store runs/pi --group-by n_samples\n" +
 			"   metalab summary --store runs/sweep --group-by lr,batch --json",
@@ -37,16 +41,26 @@ func (a *App) cmdSummary() *cli.Command {
 					groupBy = append(groupBy, g)
 				}
 			}
-			return a.runSummary(summaryOptions{Store: c.String("store"), GroupBy: groupBy, JSON: c.Bool("json")}, a.Stdout)
+			return a.runSummary(summaryOptions{Store: c.String("store"), GroupBy: groupBy, JSON: c.Bool("json")}, a.Stdout, a.Stderr)
 		},
 	}
 }
 
-func (a *App) runSummary(opts summaryOptions, out io.Writer) error {
-	res, err := LoadResults(opts.Store)
+// runSummary writes the summary to out, and warnings to errOut.
+func (a *App) runSummary(opts summaryOptions, out, errOut io.Writer) error {
+	st, err := store.OpenExisting(opts.Store)
 	if err != nil {
 		return err
 	}
+	res, rep, err := loadResults(context.Background(), st)
+	st.Close()
+	if res == nil {
+		return err
+	}
+	// Of a damaged store: a summary of what could be read, then the
+	// damage.
+	damage := err
+	warnLost(errOut, a.Name, opts.Store, rep.Lost)
 	known := map[string]bool{}
 	for _, r := range res.list() {
 		for k := range r.Params {
@@ -65,7 +79,12 @@ func (a *App) runSummary(opts summaryOptions, out io.Writer) error {
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(stats)
+		err = enc.Encode(stats)
+	} else {
+		err = WriteSummary(out, stats, opts.GroupBy)
 	}
-	return WriteSummary(out, stats, opts.GroupBy)
+	if err != nil {
+		return err
+	}
+	return damageExit(a.Name, opts.Store, damage)
 }

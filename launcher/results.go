@@ -2,7 +2,9 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"math"
 	"sort"
@@ -35,14 +37,16 @@ type lazyRuns struct {
 	err  error
 }
 
-// lazyResults are the results of the store at dir, read on first use.
+// lazyResults are the results of the store at dir, read on first use. Of a
+// damaged store they are the runs that could be read, and Err says what
+// could not, with the hint of [damageExit].
 func lazyResults(dir string) *Results {
 	return &Results{dir: dir, lazy: &lazyRuns{load: func() ([]*Record, error) {
 		res, err := LoadResults(dir)
-		if err != nil {
+		if res == nil {
 			return nil, err
 		}
-		return res.runs, nil
+		return res.runs, damageExit(progName(), dir, err)
 	}}}
 }
 
@@ -55,7 +59,8 @@ func (r *Results) list() []*Record {
 }
 
 // Err is the error of reading the results from the store, if they were read
-// lazily and that failed; the results are then empty.
+// lazily and that failed; the results are then empty, unless the error is a
+// [*store.DamageError]: then they hold every run that could be read.
 func (r *Results) Err() error {
 	if r.lazy == nil {
 		return nil
@@ -66,29 +71,78 @@ func (r *Results) Err() error {
 
 // LoadResults reads the results of the store at dir, merging its node
 // indexes first, as Python's metalab.load_results does.
+//
+// When a damaged segment keeps some records from being read, it returns the
+// runs it could read together with a [*store.DamageError] that says what it
+// skipped; `metalab collect` (or the next LoadResults) repairs the indexes.
 func LoadResults(dir string) (*Results, error) {
 	st, err := store.OpenExisting(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	return loadResults(context.Background(), st)
+	res, _, err := loadResults(context.Background(), st)
+	return res, err
 }
 
-func loadResults(ctx context.Context, st *store.Store) (*Results, error) {
-	if _, err := st.Collect(ctx); err != nil {
-		return nil, err
+// loadResults is LoadResults of an open store; it also returns the report of
+// its Collect.
+func loadResults(ctx context.Context, st *store.Store) (*Results, store.CollectReport, error) {
+	rep, err := st.Collect(ctx)
+	if err != nil {
+		return nil, rep, err
 	}
 	res := &Results{dir: st.Dir()}
-	err := st.Records(func(r *store.Record) error {
+	err = st.Records(func(r *store.Record) error {
 		res.runs = append(res.runs, r)
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	var de *store.DamageError
+	if err != nil && !errors.As(err, &de) {
+		return nil, rep, err
 	}
 	sortRuns(res.runs)
-	return res, nil
+	return res, rep, err
+}
+
+// ExitDamaged is the exit code of a command that printed what it could read
+// of a store whose damaged segments kept some records from being read.
+const ExitDamaged = 3
+
+// damageHelp is the part of the help of the commands that read records
+// about a damaged store.
+const damageHelp = "A damaged store (a segment overwritten or cut after its records were indexed):\n" +
+	"the records that cannot be read are skipped, the rest is printed, a message on\n" +
+	"stderr says what was skipped and the command exits with status 3. 'collect'\n" +
+	"repairs the indexes; the runs whose records were lost are then pending again."
+
+// damageExit gives a [*store.DamageError] the exit code ExitDamaged and a
+// hint that names the command that repairs the indexes; other errors it
+// returns as they are. name is the program's name.
+func damageExit(name, dir string, err error) error {
+	var de *store.DamageError
+	if !errors.As(err, &de) {
+		return err
+	}
+	repair := fmt.Sprintf("%s collect --store %s", name, dir)
+	if !de.Noted {
+		// The note for collect could not be written: only a full
+		// verification finds the damage.
+		repair = fmt.Sprintf("%s collect --verify --store %s", name, dir)
+	}
+	return &exitError{code: ExitDamaged, err: de,
+		hint: fmt.Sprintf("'%s' repairs the indexes: the runs whose records were lost are then pending, and '%s run' runs them again", repair, name)}
+}
+
+// warnLost tells on w about the runs whose records the command's Collect
+// found lost to damage (CollectReport.Lost), and dropped from the indexes.
+func warnLost(w io.Writer, name, dir string, lost int) {
+	if lost == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: warning: %d runs lost their records to a damaged segment; the indexes are repaired and those runs are pending again, unless another of their records survived\n"+
+		"hint: '%s collect --store %s' lists the damaged ranges; '%s run' runs the lost runs again\n",
+		name, lost, name, dir, name)
 }
 
 // sortRuns orders runs as a plan does for grids: by params (numbers

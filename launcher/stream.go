@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"slices"
 
@@ -21,6 +22,9 @@ import (
 // status, param names and metric names of each record; the second decodes
 // the records and writes the rows. The columns and cells are those of
 // [Results.WriteCSV].
+//
+// Of a damaged store it writes every record it can read, and then returns
+// the [*store.DamageError] of the second pass.
 func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 	sn, err := st.Snapshot()
 	if err != nil {
@@ -36,8 +40,9 @@ func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 				Params  map[string]json.RawMessage `json:"params"`
 				Metrics map[string]json.RawMessage `json:"metrics"`
 			}
-			if err := json.Unmarshal(line, &r); err != nil {
-				return err
+			if json.Unmarshal(line, &r) != nil {
+				// A damaged line; the second pass skips and reports it.
+				return nil
 			}
 			k = recordKeys{status: string(r.Status)}
 			for p := range r.Params {
@@ -58,7 +63,7 @@ func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.As(err, new(*store.DamageError)) {
 		return err
 	}
 	cols := columnsOf(pset, mset)
@@ -71,7 +76,7 @@ func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 	if err := cw.Write(row); err != nil {
 		return err
 	}
-	err = sn.Records(func(run *store.Record) error {
+	damage := sn.Records(func(run *store.Record) error {
 		if !hasStatus(statuses, run.Status) {
 			return nil
 		}
@@ -80,32 +85,39 @@ func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 		}
 		return cw.Write(row)
 	})
-	if err != nil {
-		return err
+	if damage != nil && !errors.As(damage, new(*store.DamageError)) {
+		return damage
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return err
 	}
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return damage
 }
 
 // streamJSONL writes each run's full record as one JSON object a line, as
-// [Results.WriteJSONL] does.
+// [Results.WriteJSONL] does. Of a damaged store it writes every record it
+// can read, and then returns the [*store.DamageError].
 func streamJSONL(st *store.Store, statuses []store.Status, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := st.Records(func(run *store.Record) error {
+	damage := st.Records(func(run *store.Record) error {
 		if !hasStatus(statuses, run.Status) {
 			return nil
 		}
 		return enc.Encode(run)
 	})
-	if err != nil {
+	if damage != nil && !errors.As(damage, new(*store.DamageError)) {
+		return damage
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
-	return bw.Flush()
+	return damage
 }
 
 // hasStatus reports whether s is one of statuses, or statuses is empty.
