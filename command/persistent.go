@@ -451,7 +451,7 @@ func (p *Persistent) collect(pr *proc, rec *capture.Recorder, artName string) st
 }
 
 // checkScratch checks that scratch/ is the directory metalab made, and
-// empties it.
+// empties it. A message fails the run, and the slot's process is replaced.
 func checkScratch(pr *proc) []string {
 	want, err1 := pr.scratch.Stat(".")
 	got, err2 := pr.sl.root.Lstat("scratch")
@@ -461,12 +461,10 @@ func checkScratch(pr *proc) []string {
 			what = "replaced its scratch directory by " + describeIn(pr.sl.root, "scratch", got) + "; metalab did not follow it"
 			pr.sl.root.RemoveAll("scratch")
 		}
-		pr.sl.broken = true
 		return []string{what}
 	}
 	names, err := readNames(pr.scratch, ".")
 	if err != nil {
-		pr.sl.broken = true
 		return []string{fmt.Sprintf("made its scratch directory unreadable: %v", err)}
 	}
 	for _, n := range names {
