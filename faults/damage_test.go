@@ -310,3 +310,61 @@ func TestDamagedSegment(t *testing.T) {
 		t.Errorf("%d executions beyond the first of each run, want %d (the lost runs, once each)", extra, want)
 	}
 }
+
+// TestForgedCollectState forges index/collect-state.json, as a user of a
+// group-shared store could, to match the store index's stamp and claim 600
+// failed runs: status must report the true counts.
+func TestForgedCollectState(t *testing.T) {
+	bin := buildMetalab(t)
+	dir := t.TempDir()
+	exp := writeExperiment(t, dir, "forged", damageOp, 10, 2, "")
+	st := filepath.Join(dir, "store")
+	env := append(os.Environ(), "TMPDIR="+t.TempDir(), "EXEC_LOG="+filepath.Join(dir, "exec.log"))
+	status := func() string {
+		t.Helper()
+		cmd := exec.Command(bin, "status", "--store", st)
+		cmd.Env = env
+		out, errOut, code := exitCode(t, cmd)
+		if code != 0 {
+			t.Fatalf("status exited %d:\n%s%s", code, out, errOut)
+		}
+		return regexp.MustCompile(`\d+ runs: .*`).FindString(out)
+	}
+	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table")
+	cmd.Env = env
+	if out, errOut, code := exitCode(t, cmd); code != 0 {
+		t.Fatalf("run exited %d:\n%s%s", code, out, errOut)
+	}
+	const truth = "20 runs: 20 completed, 0 failed, 0 cancelled, 0 running, 0 pending"
+	if got := status(); got != truth {
+		t.Fatalf("status: %q, want %q", got, truth)
+	}
+	// The stamp of the store index as Collect takes it: size,
+	// modification time and SQLite's file change counter.
+	index := filepath.Join(st, "index", "store.sqlite")
+	info, err := os.Stat(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 28)
+	f, err := os.Open(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ReadAt(head, 0)
+	f.Close()
+	stamp := `{"size": ` + strconv.FormatInt(info.Size(), 10) + `, "mtime_ns": ` + strconv.FormatInt(info.ModTime().UnixNano(), 10) +
+		`, "counter": ` + strconv.FormatUint(uint64(head[24])<<24|uint64(head[25])<<16|uint64(head[26])<<8|uint64(head[27]), 10) + `}`
+	forged := `{"store": ` + stamp + `, "nodes": {}, "segments": {},
+		"summary": {"Runs": 600, "Completed": 0, "Failed": 600},
+		"counts": {"runs": 600, "failed": 600}}`
+	state := filepath.Join(st, "index", "collect-state.json")
+	if err := os.WriteFile(state, []byte(forged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := status()
+	figures(t, "forged=\"600 failed\" status=%q", got)
+	if got != truth {
+		t.Errorf("status with a forged collect state: %q, want %q", got, truth)
+	}
+}

@@ -96,8 +96,9 @@ func TestForgedCollectState(t *testing.T) {
 		{"segments that do not exist", `{"store": ` + string(st) + `, "nodes": {}, "segments": {"zz": {"size": 1, "mtime_ns": 1}}}`},
 		{"garbage", `{"store": 12`},
 	}
+	truthful := 0
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		ok := t.Run(tt.name, func(t *testing.T) {
 			if err := os.WriteFile(fx.s.path(collectStateFile), []byte(tt.state), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +109,11 @@ func TestForgedCollectState(t *testing.T) {
 			}
 			fx.check(t, got)
 		})
+		if ok {
+			truthful++
+		}
 	}
+	figures(t, "forged_states=%d reports_unchanged=%d (true counts: %d runs, %d failed)", len(tests), truthful, want.Runs, want.Failed)
 }
 
 // TestCollectCountsKept: the counts a Collect keeps in the store index are
