@@ -81,12 +81,22 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if a.Name == "" {
 		a.Name = "metalab"
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
-	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
 	go func() {
-		<-ctx.Done()
-		// A second signal gets the default behaviour: exit at once.
-		stop()
+		select {
+		case sig := <-sigs:
+			// A second signal gets the default behaviour: exit at once.
+			signal.Stop(sigs)
+			if sig != syscall.SIGUSR1 { // SLURM's warning: the worker logs it
+				fmt.Fprintf(a.Stderr, "%s: interrupted: cancelling the runs in flight and saving their records; interrupt again to exit at once\n", a.Name)
+			}
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	app := a.cliApp()
 	err := app.RunContext(ctx, interspersed(app, args))

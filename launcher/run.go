@@ -296,7 +296,9 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		if cerr := st.Close(); cerr != nil && runErr == nil {
 			runErr = cerr
 		}
-		if runErr == nil && ctx.Err() != nil && h.Status().Done() < todo.Len() {
+		// Interrupted: runs left, or runs cut short (all of them may have
+		// been in flight, and recorded as cancelled).
+		if s := h.Status(); runErr == nil && ctx.Err() != nil && (s.Done() < todo.Len() || s.Cancelled > 0) {
 			runErr = fmt.Errorf("sweep cancelled: %w", context.Cause(ctx))
 		}
 		h.res, h.err = res, runErr
