@@ -188,12 +188,12 @@ func printCollect(out io.Writer, name string, r collectResult, withPlan bool) {
 			filepath.Base(t.Segment), t.Offset, t.Length, t.Reason)
 	}
 	for _, d := range r.Damaged {
-		fmt.Fprintf(out, "damaged segment %s at byte %d (%d bytes): %d indexed records lost, the winning records of %d runs\n",
-			d.Segment, d.Offset, d.Length, d.Records, d.Runs)
+		fmt.Fprintf(out, "damaged segment %s at byte %d (%d bytes): %d indexed records lost, the winning records of %s\n",
+			d.Segment, d.Offset, d.Length, d.Records, nRuns(d.Runs))
 	}
 	if r.Lost > 0 {
-		fmt.Fprintf(out, "repaired the indexes: %d runs lost their winning record to damage and are pending again, unless another of their records survived; '%s run' runs them again\n",
-			r.Lost, name)
+		fmt.Fprintf(out, "repaired the indexes: %s lost the winning record to damage, and %s pending again unless another record survived; '%s run' runs the lost runs again\n",
+			nRuns(r.Lost), map[bool]string{true: "is", false: "are"}[r.Lost == 1], name)
 	}
 	for _, name := range r.Rebuilt {
 		fmt.Fprintf(out, "rebuilt index %s from the segments\n", name)

@@ -140,9 +140,17 @@ func warnLost(w io.Writer, name, dir string, lost int) {
 	if lost == 0 {
 		return
 	}
-	fmt.Fprintf(w, "%s: warning: %d runs lost their records to a damaged segment; the indexes are repaired and those runs are pending again, unless another of their records survived\n"+
+	fmt.Fprintf(w, "%s: warning: %s lost %s records to a damaged segment; the indexes are repaired, and pending again unless another record of theirs survived\n"+
 		"hint: '%s collect --store %s' lists the damaged ranges; '%s run' runs the lost runs again\n",
-		name, lost, name, dir, name)
+		name, nRuns(lost), map[bool]string{true: "its", false: "their"}[lost == 1], name, dir, name)
+}
+
+// nRuns is "1 run" or "N runs".
+func nRuns(n int) string {
+	if n == 1 {
+		return "1 run"
+	}
+	return fmt.Sprintf("%d runs", n)
 }
 
 // sortRuns orders runs as a plan does for grids: by params (numbers
