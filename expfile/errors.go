@@ -8,7 +8,7 @@ import (
 )
 
 // Error is a problem with an experiment file, located as precisely as the
-// loader can: FILE:LINE: message. Hint, when not empty, says what to do.
+// loader can: FILE:LINE: message. Advice, when not empty, says what to do (see [Error.Hint]).
 type Error struct {
 	File string
 	Line int // 0 when unknown

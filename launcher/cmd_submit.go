@@ -3,7 +3,6 @@ package launcher
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -228,9 +227,12 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 		}
 		id, err := client.Submit(ctx, path)
 		if err != nil {
-			saveSubmission(storeDir, sub)
-			return fmt.Errorf("submitting array %d of %d (%d arrays were submitted and are recorded in %s): %w",
+			err = fmt.Errorf("submitting array %d of %d (%d arrays were submitted and are recorded in %s): %w",
 				k, len(layout.Arrays), k, submissionDir(storeDir, sub.ID), err)
+			if serr := saveSubmission(storeDir, sub); serr != nil {
+				err = fmt.Errorf("%w; and recording the submission failed: %v (the job IDs of the arrays submitted are above)", err, serr)
+			}
+			return err
 		}
 		sub.Arrays[k].JobID = id
 		if err := saveSubmission(storeDir, sub); err != nil {
@@ -375,11 +377,10 @@ func (a *App) submitCollect(ctx context.Context, client *slurm.Client, storeDir 
 	for _, arr := range sub.Arrays {
 		ids = append(ids, arr.JobID)
 	}
-	outPat := filepath.Join(storeDir, "logs", "slurm", "%x-%j.out")
 	var buf bytes.Buffer
 	err := templates.Render(&buf, templates.Script{
 		JobName:    templates.JobName(exp.Name + "-collect"),
-		Output:     strings.ReplaceAll(outPat, "%%", "%"),
+		Output:     templates.JobLogPattern(filepath.Join(storeDir, "logs", "slurm")),
 		Partition:  exp.Slurm.Partition,
 		Account:    exp.Slurm.Account,
 		QOS:        exp.Slurm.QOS,
@@ -396,5 +397,3 @@ func (a *App) submitCollect(ctx context.Context, client *slurm.Client, storeDir 
 	}
 	return client.Submit(ctx, path)
 }
-
-var errNoSubmission = errors.New("no submission in this store")

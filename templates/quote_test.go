@@ -105,14 +105,18 @@ func TestJobName(t *testing.T) {
 }
 
 func TestLogPatterns(t *testing.T) {
-	tests := []struct{ dir, out, err string }{
-		{"/data/store/logs/slurm", "/data/store/logs/slurm/%x-%A_%a.out", "/data/store/logs/slurm/%x-%A_%a.err"},
-		{"/data/100%/logs/", "/data/100%%/logs/%x-%A_%a.out", "/data/100%%/logs/%x-%A_%a.err"},
+	tests := []struct{ dir, out, err, job string }{
+		{"/data/store/logs/slurm", "/data/store/logs/slurm/%x-%A_%a.out", "/data/store/logs/slurm/%x-%A_%a.err", "/data/store/logs/slurm/%x-%j.out"},
+		{"/data/100%/logs/", "/data/100%%/logs/%x-%A_%a.out", "/data/100%%/logs/%x-%A_%a.err", "/data/100%%/logs/%x-%j.out"},
+		{"/data/a%%b", "/data/a%%%%b/%x-%A_%a.out", "/data/a%%%%b/%x-%A_%a.err", "/data/a%%%%b/%x-%j.out"},
 	}
 	for _, tt := range tests {
 		out, err := LogPatterns(tt.dir)
 		if out != tt.out || err != tt.err {
 			t.Errorf("LogPatterns(%q)=%q,%q, want %q,%q", tt.dir, out, err, tt.out, tt.err)
+		}
+		if got := JobLogPattern(tt.dir); got != tt.job {
+			t.Errorf("JobLogPattern(%q)=%q, want %q", tt.dir, got, tt.job)
 		}
 	}
 }

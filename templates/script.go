@@ -119,6 +119,16 @@ func (s *Script) validate() error {
 // job id and task id. A '%' in dir is doubled so that SLURM keeps it.
 // SLURM expands no pattern at all in a path that holds a backslash.
 func LogPatterns(dir string) (stdout, stderr string) {
-	base := filepath.Join(strings.ReplaceAll(dir, "%", "%%"), "%x-%A_%a")
+	base := filepath.Join(escapePercent(dir), "%x-%A_%a")
 	return base + ".out", base + ".err"
 }
+
+// JobLogPattern returns the --output pattern of a single job's log in dir:
+// dir/%x-%j.out (job name and job id), with a '%' in dir doubled.
+func JobLogPattern(dir string) string {
+	return filepath.Join(escapePercent(dir), "%x-%j.out")
+}
+
+// escapePercent doubles '%', which SLURM's filename patterns read as the
+// start of a replacement symbol.
+func escapePercent(dir string) string { return strings.ReplaceAll(dir, "%", "%%") }
