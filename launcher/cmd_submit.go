@@ -72,13 +72,7 @@ func (a *App) slurmClient() *slurm.Client {
 	if a.Slurm != nil {
 		return a.Slurm
 	}
-	return &slurm.Client{
-		Sbatch:   os.Getenv("METALAB_SBATCH"),
-		Squeue:   os.Getenv("METALAB_SQUEUE"),
-		Scontrol: os.Getenv("METALAB_SCONTROL"),
-		Scancel:  os.Getenv("METALAB_SCANCEL"),
-		Sacct:    os.Getenv("METALAB_SACCT"),
-	}
+	return slurm.ClientFromEnv(os.Getenv)
 }
 
 // target is how workers find the experiment again: an experiment file by

@@ -3,13 +3,12 @@ package launcher
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/metalab-hpc/metalab/slurm"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -56,9 +55,10 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 	if err != nil {
 		return err
 	}
+	env := slurm.CurrentTask()
 	task := opts.Task
 	if task < 0 {
-		if task, err = strconv.Atoi(os.Getenv("SLURM_ARRAY_TASK_ID")); err != nil {
+		if task = env.ArrayTaskID; task < 0 {
 			return usageErr("run it from an sbatch array, or pass --task", "SLURM_ARRAY_TASK_ID is not set")
 		}
 	}
@@ -85,20 +85,17 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 	}
 	workers := opts.Workers
 	if workers <= 0 {
-		workers, _ = strconv.Atoi(os.Getenv("SLURM_CPUS_PER_TASK"))
+		workers = env.CPUsPerTask
 	}
 	if workers <= 0 {
 		workers = max(exp.Slurm.CPUsPerTask, 1)
 	}
-	env := readSlurmEnv()
-	jobID := env.arrayJobID
-	if jobID == "" {
-		jobID = env.jobID
-	}
+	jobID := env.ArrayJob()
 	if jobID == "" {
 		jobID = "local"
 	}
-	stopAt := stopDispatchAt(started, exp, log)
+	node := runHost(env)
+	stopAt := stopDispatchAt(started, env.EndTime, exp, log)
 	h, err := start(ctx, exp, Options{
 		Store:            opts.Store,
 		Workers:          workers,
@@ -107,8 +104,8 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 		ProgressMode:     "lines",
 		ProgressInterval: time.Minute,
 		Writer: store.WriterOptions{
-			Name: fmt.Sprintf("%s-j%s_%d-r%d", safeName(env.host), safeName(jobID), task, env.restart),
-			Node: env.host,
+			Name: fmt.Sprintf("%s-j%s_%d-r%d", safeName(node), safeName(jobID), task, env.RestartCount),
+			Node: node,
 		},
 		Select:         func(*Plan) ([]int, error) { return indexes, nil },
 		StopDispatchAt: stopAt,
@@ -150,13 +147,12 @@ func workerLockWait(now, stopAt time.Time) time.Duration {
 }
 
 // stopDispatchAt is when a task stops starting runs: a margin before its
-// end. SLURM 22.05 sets no SLURM_JOB_END_TIME, so the end is also estimated
-// from the task's start and the [slurm] time limit.
-func stopDispatchAt(started time.Time, exp *Experiment, log zerolog.Logger) time.Time {
-	var end time.Time
-	if s, err := strconv.ParseInt(os.Getenv("SLURM_JOB_END_TIME"), 10, 64); err == nil && s > 0 {
-		end = time.Unix(s, 0)
-	} else if limit, err := exp.Slurm.TimeLimit(); err == nil && limit > 0 {
+// end, jobEnd (zero when SLURM does not say: 22.05 sets no
+// SLURM_JOB_END_TIME), else estimated from the task's start and the [slurm]
+// time limit.
+func stopDispatchAt(started, jobEnd time.Time, exp *Experiment, log zerolog.Logger) time.Time {
+	end := jobEnd
+	if limit, err := exp.Slurm.TimeLimit(); end.IsZero() && err == nil && limit > 0 {
 		end = started.Add(limit)
 	}
 	if end.IsZero() {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/internal/host"
+	"github.com/metalab-hpc/metalab/slurm"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -31,34 +32,24 @@ type executor struct {
 	now     func() time.Time
 	opctx   Context
 	h       *Handle
-	env     slurmEnv
+	env     slurm.TaskEnv
 	// noStaleArtifacts: the store had no artifacts when the sweep started,
 	// so a run's first attempt finds no earlier attempt's temporary files.
 	noStaleArtifacts bool
+
+	taskID string // x.env.ArrayTaskID as records keep it; "" outside an array
 
 	errOnce sync.Once
 	err     error // first store error; it stops the sweep
 }
 
-// slurmEnv is where a run ran, when under SLURM.
-type slurmEnv struct {
-	host                      string
-	jobID, arrayJobID, taskID string
-	restart                   int
-}
-
-func readSlurmEnv() slurmEnv {
-	e := slurmEnv{
-		jobID:      os.Getenv("SLURM_JOB_ID"),
-		arrayJobID: os.Getenv("SLURM_ARRAY_JOB_ID"),
-		taskID:     os.Getenv("SLURM_ARRAY_TASK_ID"),
+// runHost is where a run runs: the SLURM node's name inside a job, else
+// the short host name.
+func runHost(env slurm.TaskEnv) string {
+	if env.Node != "" {
+		return env.Node
 	}
-	e.restart, _ = strconv.Atoi(os.Getenv("SLURM_RESTART_COUNT"))
-	e.host = os.Getenv("SLURMD_NODENAME")
-	if e.host == "" {
-		e.host = shortHostname()
-	}
-	return e
+	return host.Short()
 }
 
 // emptyDir reports whether dir holds nothing (or does not exist).
@@ -70,17 +61,6 @@ func emptyDir(dir string) bool {
 	defer f.Close()
 	_, err = f.Readdirnames(1)
 	return err == io.EOF
-}
-
-func shortHostname() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "localhost"
-	}
-	if i := strings.IndexByte(h, '.'); i > 0 {
-		h = h[:i]
-	}
-	return h
 }
 
 // run executes todo until done, cancelled, or a store error. From stopAt on
@@ -248,12 +228,12 @@ func (x *executor) baseRecord(spec RunSpec) *store.Record {
 		SeedBase:        spec.Seeds.Base,
 		Replicate:       spec.Replicate,
 		Seed:            spec.Seeds.Seed(),
-		Host:            x.env.host,
+		Host:            runHost(x.env),
 		PID:             os.Getpid(),
-		SlurmJobID:      x.env.jobID,
-		SlurmArrayJobID: x.env.arrayJobID,
-		SlurmTaskID:     x.env.taskID,
-		SlurmRestart:    x.env.restart,
+		SlurmJobID:      x.env.JobID,
+		SlurmArrayJobID: x.env.ArrayJobID,
+		SlurmTaskID:     x.taskID,
+		SlurmRestart:    x.env.RestartCount,
 	}
 }
 

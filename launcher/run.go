@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/slurm"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -266,9 +268,12 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	}()
 	x := &executor{
 		exp: exp, plan: plan, st: st, w: w, workers: o.Workers,
-		log: log, now: o.now, opctx: opctx, h: h, env: readSlurmEnv(),
+		log: log, now: o.now, opctx: opctx, h: h, env: slurm.CurrentTask(),
 		// The parent of every run's artifact directory.
 		noStaleArtifacts: emptyDir(filepath.Dir(st.ArtifactDir("0000000000000000"))),
+	}
+	if x.env.ArrayTaskID >= 0 {
+		x.taskID = strconv.Itoa(x.env.ArrayTaskID)
 	}
 	prog := newProgress(o, h)
 	go func() {

@@ -187,21 +187,24 @@ func contains(s []string, x string) bool {
 
 func TestStopDispatchAt(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	exp := &Experiment{Slurm: slurm.Settings{Time: "1:00:00"}}
-	if got, want := stopDispatchAt(start, exp, zerolog.Nop()), start.Add(58*time.Minute); !got.Equal(want) {
-		t.Errorf("1 h limit: stop at %v, want %v (2 min margin)", got, want)
+	end := time.Unix(1767229200, 0) // 2026-01-01T01:00:00Z, as SLURM_JOB_END_TIME gives it
+	tests := []struct {
+		name  string
+		limit string
+		end   time.Time
+		want  time.Time // zero: never
+	}{
+		{"1 h limit: 2 min margin", "1:00:00", time.Time{}, start.Add(58 * time.Minute)},
+		{"10 min limit: a tenth", "10", time.Time{}, start.Add(9 * time.Minute)},
+		{"no limit", "", time.Time{}, time.Time{}},
+		{"SLURM's end time", "", end, start.Add(58 * time.Minute)},
+		{"SLURM's end time before the limit", "2:00:00", end, start.Add(58 * time.Minute)},
 	}
-	exp.Slurm.Time = "10"
-	if got, want := stopDispatchAt(start, exp, zerolog.Nop()), start.Add(9*time.Minute); !got.Equal(want) {
-		t.Errorf("10 min limit: stop at %v, want %v (a tenth)", got, want)
-	}
-	exp.Slurm.Time = ""
-	if got := stopDispatchAt(start, exp, zerolog.Nop()); !got.IsZero() {
-		t.Errorf("no limit: stop at %v, want never", got)
-	}
-	t.Setenv("SLURM_JOB_END_TIME", "1767229200") // 2026-01-01T01:00:00Z
-	if got, want := stopDispatchAt(start, exp, zerolog.Nop()), start.Add(58*time.Minute); !got.Equal(want) {
-		t.Errorf("SLURM_JOB_END_TIME: stop at %v, want %v", got, want)
+	for _, tt := range tests {
+		exp := &Experiment{Slurm: slurm.Settings{Time: tt.limit}}
+		if got := stopDispatchAt(start, tt.end, exp, zerolog.Nop()); !got.Equal(tt.want) {
+			t.Errorf("%s: stop at %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

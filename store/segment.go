@@ -14,10 +14,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/metalab-hpc/metalab/internal/host"
 	"github.com/metalab-hpc/metalab/internal/safefs"
 )
 
@@ -125,7 +125,7 @@ func (s *Store) NewWriter(o WriterOptions) (*Writer, error) {
 	if closed {
 		return nil, fmt.Errorf("store %s is closed", s.dir)
 	}
-	host := shortHost()
+	host := host.Short()
 	node := o.Node
 	if node == "" {
 		node = host
@@ -508,28 +508,6 @@ func inTx(db *sql.DB, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// shortHost is the host name up to its first dot, with any character that
-// is not allowed in a segment name replaced by '_'.
-func shortHost() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	if i := strings.IndexByte(h, '.'); i > 0 {
-		h = h[:i]
-	}
-	b := []byte(h)
-	for i, c := range b {
-		if !nameChar(c) {
-			b[i] = '_'
-		}
-	}
-	if b[0] == '.' {
-		b[0] = '_'
-	}
-	return string(b)
 }
 
 func validName(s string) bool {

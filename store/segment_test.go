@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/metalab-hpc/metalab/internal/host"
 )
 
 // noTick is a flush interval long enough that only Flush and Close commit.
@@ -115,7 +117,7 @@ func TestWriterNames(t *testing.T) {
 	s := TestStore(t)
 	w := newWriter(t, s, "", "")
 	defer w.Close()
-	host := shortHost()
+	host := host.Short()
 	if re := regexp.MustCompile(`^` + regexp.QuoteMeta(host) + fmt.Sprintf(`-p%d-[0-9a-f]{4}$`, os.Getpid())); !re.MatchString(w.Name()) {
 		t.Errorf("default Name()=%q, want %s", w.Name(), re)
 	}

@@ -12,13 +12,15 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/metalab-hpc/metalab/internal/host"
 )
 
 // Pattern returns an os.CreateTemp or os.MkdirTemp pattern for a name that
 // starts with prefix and records this host and process:
 // PREFIX<host>.<pid>.<rest>-* . rest must not contain '.'.
 func Pattern(prefix, rest string) string {
-	return prefix + host() + "." + strconv.Itoa(os.Getpid()) + "." + rest + "-*"
+	return prefix + host.Short() + "." + strconv.Itoa(os.Getpid()) + "." + rest + "-*"
 }
 
 // Stale reports whether name (a base name made from Pattern(prefix, ...))
@@ -29,7 +31,7 @@ func Stale(name, prefix string) bool {
 		return false
 	}
 	parts := strings.SplitN(rest, ".", 3)
-	if len(parts) != 3 || parts[0] != host() {
+	if len(parts) != 3 || parts[0] != host.Short() {
 		return false
 	}
 	pid, err := strconv.Atoi(parts[1])
@@ -65,17 +67,4 @@ func RemoveStale(dir, prefix string) (int, error) {
 		n++
 	}
 	return n, first
-}
-
-// host is the short host name, without dots, so that the parts of a name
-// stay apart.
-func host() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	if i := strings.IndexByte(h, '.'); i > 0 {
-		h = h[:i]
-	}
-	return strings.NewReplacer("/", "_", ".", "_").Replace(h)
 }
