@@ -341,7 +341,7 @@ func openLog(st *store.Store, name string) (*logFile, error) {
 	f, err := st.OpenLog(name)
 	var nr *safefs.NotRegularError
 	if errors.As(err, &nr) && !nr.Mode.IsDir() && nr.Want == "" {
-		if rerr := st.Root().Remove("logs/" + name); rerr == nil {
+		if rerr := st.Root().Remove(store.LogPath(name)); rerr == nil {
 			f, err = st.OpenLog(name)
 		}
 	}
@@ -353,7 +353,7 @@ func openLog(st *store.Store, name string) (*logFile, error) {
 		f.Close()
 		return nil, err
 	}
-	return &logFile{f: f, rel: "logs/" + name, start: fi.Size(), end: -1}, nil
+	return &logFile{f: f, rel: store.LogPath(name), start: fi.Size(), end: -1}, nil
 }
 
 // ref is the byte range the run wrote. One slot runs one run at a time, so

@@ -23,7 +23,7 @@ func pinBinary(storeDir string) (string, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return "", fmt.Errorf("finding this program's executable: %w", err)
 	}
-	return pinFile(exe, filepath.Join(storeDir, "bin"))
+	return pinFile(exe, store.BinDir(storeDir))
 }
 
 func pinFile(src, binDir string) (string, error) {

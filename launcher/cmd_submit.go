@@ -168,7 +168,7 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 		}
 		scripts[k] = b
 		sub.Arrays = append(sub.Arrays, ArrayJob{
-			Index: k, Script: filepath.Join("submissions", sub.ID, fmt.Sprintf("array-%d.sbatch", k)),
+			Index: k, Script: store.SubmissionScript(sub.ID, fmt.Sprintf("array-%d.sbatch", k)),
 			Tasks: arr.Tasks, Throttle: arr.Throttle, After: arr.After,
 		})
 	}
@@ -193,7 +193,7 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 	if err := st.Bind(plan.Manifest()); err != nil {
 		return err
 	}
-	logDir := filepath.Join(storeDir, "logs", "slurm")
+	logDir := store.SlurmLogDir(storeDir)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 // openStoreFor opens the store for a plan, refusing one of another
 // experiment. A dry run creates nothing.
 func openStoreFor(dir string, plan *Plan, dryRun bool) (*store.Store, error) {
-	if dryRun && !fileExists(filepath.Join(dir, "metalab.json")) {
+	if dryRun && !fileExists(store.ManifestPath(dir)) {
 		tmp, err := os.MkdirTemp("", "metalab-dry-run-")
 		if err != nil {
 			return nil, err
@@ -315,7 +315,7 @@ func (a *App) refuseActive(ctx context.Context, client *slurm.Client, storeDir s
 
 func (a *App) renderArray(storeDir string, exp *Experiment, sub *Submission, k int, arr shard.Array, deps []string) ([]byte, error) {
 	s := exp.Slurm
-	outPat, errPat := templates.LogPatterns(filepath.Join(storeDir, "logs", "slurm"))
+	outPat, errPat := templates.LogPatterns(store.SlurmLogDir(storeDir))
 	if s.Output != "" {
 		outPat = s.Output
 	}
@@ -374,7 +374,7 @@ func (a *App) submitCollect(ctx context.Context, client *slurm.Client, storeDir 
 	var buf bytes.Buffer
 	err := templates.Render(&buf, templates.Script{
 		JobName:    templates.JobName(exp.Name + "-collect"),
-		Output:     templates.JobLogPattern(filepath.Join(storeDir, "logs", "slurm")),
+		Output:     templates.JobLogPattern(store.SlurmLogDir(storeDir)),
 		Partition:  exp.Slurm.Partition,
 		Account:    exp.Slurm.Account,
 		QOS:        exp.Slurm.QOS,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/metalab-hpc/metalab/shard"
 	"github.com/metalab-hpc/metalab/slurm"
+	"github.com/metalab-hpc/metalab/store"
 )
 
 // Submission records one `metalab submit`: what was submitted, how it was
@@ -70,7 +71,7 @@ func newSubmissionID(now time.Time) string {
 }
 
 func submissionDir(storeDir, id string) string {
-	return filepath.Join(storeDir, "submissions", id)
+	return store.SubmissionDir(storeDir, id)
 }
 
 func saveSubmission(storeDir string, sub *Submission) error {
@@ -92,7 +93,7 @@ func loadSubmission(storeDir, id string) (*Submission, error) {
 	b, err := os.ReadFile(filepath.Join(submissionDir(storeDir, id), "submission.json"))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, usageErr(fmt.Sprintf("see the submissions in %s", filepath.Join(storeDir, "submissions")),
+			return nil, usageErr(fmt.Sprintf("see the submissions in %s", store.SubmissionsDir(storeDir)),
 				"no submission %q in store %s", id, storeDir)
 		}
 		return nil, err
@@ -118,7 +119,7 @@ func loadLayout(storeDir, id string) (*shard.Layout, error) {
 
 // listSubmissions returns the store's submissions, oldest first.
 func listSubmissions(storeDir string) ([]*Submission, error) {
-	entries, err := os.ReadDir(filepath.Join(storeDir, "submissions"))
+	entries, err := os.ReadDir(store.SubmissionsDir(storeDir))
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 )
 
 // ErrNotStore: a directory given as a store is not one.
@@ -14,7 +13,7 @@ var ErrNotStore = errors.New("not a metalab store")
 // manifest (metalab.json). Commands that only read a store use it, so that a
 // mistyped path is an error instead of a new empty store.
 func OpenExisting(dir string) (*Store, error) {
-	if _, err := os.Stat(filepath.Join(dir, "metalab.json")); err != nil {
+	if _, err := os.Stat(ManifestPath(dir)); err != nil {
 		if _, derr := os.Stat(dir); derr != nil {
 			return nil, fmt.Errorf("%w: %s does not exist", ErrNotStore, dir)
 		}

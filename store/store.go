@@ -17,20 +17,51 @@ import (
 )
 
 // Names of the files and directories of a store, relative to its root.
+// Only this package spells them; others ask the functions below.
 const (
-	manifestFile = "metalab.json"
-	segmentsDir  = "segments"
-	artifactsDir = "artifacts"
-	logsDir      = "logs"
-	nodesDir     = "index/nodes"
-	storeIndex   = "index/store.sqlite"
+	manifestFile   = "metalab.json"
+	segmentsDir    = "segments"
+	artifactsDir   = "artifacts"
+	logsDir        = "logs"
+	slurmLogsDir   = "logs/slurm"
+	nodesDir       = "index/nodes"
+	storeIndex     = "index/store.sqlite"
+	submissionsDir = "submissions"
+	binDir         = "bin"
 
 	segmentExt = ".jsonl"
 	indexExt   = ".sqlite"
 )
 
 // layout lists the directories Open creates.
-var layout = []string{segmentsDir, artifactsDir, logsDir, nodesDir, "submissions", "bin", "tmp"}
+var layout = []string{segmentsDir, artifactsDir, logsDir, nodesDir, submissionsDir, binDir, "tmp"}
+
+// ManifestPath is the manifest of the store in dir: a directory is a store
+// when it holds one.
+func ManifestPath(dir string) string { return filepath.Join(dir, manifestFile) }
+
+// SubmissionsDir is where the store in dir keeps its SLURM submissions, one
+// directory each (see [SubmissionDir]).
+func SubmissionsDir(dir string) string { return filepath.Join(dir, submissionsDir) }
+
+// SubmissionDir is the directory of submission id of the store in dir: its
+// record, shard layout and batch scripts.
+func SubmissionDir(dir, id string) string { return filepath.Join(dir, submissionsDir, id) }
+
+// SubmissionScript is the path, relative to the store, of a submission's
+// batch script name (the form records keep).
+func SubmissionScript(id, name string) string { return filepath.Join(submissionsDir, id, name) }
+
+// SlurmLogDir is where SLURM writes the logs of a store's jobs.
+func SlurmLogDir(dir string) string { return filepath.Join(dir, filepath.FromSlash(slurmLogsDir)) }
+
+// BinDir is where the store in dir keeps the pinned copies of the binary
+// its submissions run.
+func BinDir(dir string) string { return filepath.Join(dir, binDir) }
+
+// LogPath is the path, relative to the store and with slashes, of the log
+// logs/name that records point at (see [Store.OpenLog]).
+func LogPath(name string) string { return logsDir + "/" + name }
 
 // Store is an open store directory. Its methods are safe for concurrent use.
 type Store struct {
@@ -121,7 +152,7 @@ func (s *Store) OpenLog(name string) (*os.File, error) {
 	if !validName(name) {
 		return nil, fmt.Errorf("store: invalid log name %q", name)
 	}
-	f, _, err := safefs.OpenRegularIn(s.root, logsDir+"/"+name, os.O_RDWR|os.O_CREATE|os.O_APPEND, safefs.FileCreate)
+	f, _, err := safefs.OpenRegularIn(s.root, LogPath(name), os.O_RDWR|os.O_CREATE|os.O_APPEND, safefs.FileCreate)
 	if err != nil {
 		return nil, fmt.Errorf("store: opening log: %w", err)
 	}
