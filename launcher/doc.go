@@ -1,0 +1,81 @@
+// Package launcher runs parameter sweeps: an experiment's operation for
+// every point of a param grid times several seed replicates, each run once,
+// with every result kept in a store and a table of results at the end. It is
+// metalab's front door: the Go API, which mirrors the Python metalab
+// library, and the `metalab` command line, built on the same API.
+//
+// # Experiments, plans, runs, results
+//
+// An [Experiment] names what a sweep runs: an [Operation] (a Go function
+// made one by [Op], or a program described by an experiment file, which
+// package expfile loads into an operation of package command), a param
+// source (params.Grid, params.Random or params.Cases), a seed plan
+// (seeds.New), a timeout, retries and limits on what a run may capture.
+//
+// [NewPlan] expands it into runs: every point times every replicate, each
+// a [RunSpec] with a deterministic run ID ([RunID]: a hash of the
+// experiment's name, version and context, the point and the seeds), the
+// same on every machine, so that a run is never executed twice.
+//
+// [Run] starts a sweep and returns a [Handle] at once. The sweep opens the
+// store (taking its lock: one writer of a store's runs at a time), skips
+// the runs the store has as completed, and executes the others on a pool
+// of workers, each with a [Runtime] and a capture.Recorder; [Handle.Status]
+// tells how far it got, [Handle.Cancel] stops it, and [Handle.Result]
+// waits for its [Results]: [Results.Table], [Results.All], [Results.Where],
+// [Results.Summary], [Results.WriteCSV]. [LoadResults] reads the results of
+// a store again later.
+//
+// # Where results live
+//
+// A store (package store) is a directory, on a filesystem that the nodes of
+// a cluster may share. Each process appends records to a segment of its own
+// (a start and an end record per run); SQLite indexes, one per node and one
+// for the store, are caches that store.Store.Collect rebuilds from the
+// segments. Artifacts are files under artifacts/<run ID>/, command output
+// goes to one log per worker slot, and submissions and the pinned binary
+// they run have directories of their own. store.Store.Collect, and every
+// command that reads results, merges what the writers left.
+//
+// # On a SLURM cluster
+//
+// `metalab submit` (cmd_submit.go) plans the sweep on the login node, drops
+// the runs the store has, groups the rest into shards (package shard) and
+// renders sbatch array scripts (package templates) that run the same
+// binary, pinned in the store, as `metalab worker` (cmd_worker.go). Each
+// array task runs its shard with [Run] as a worker: it reads where it runs
+// from slurm.TaskEnv, stops starting runs before its time limit, and writes
+// a segment of its own. `metalab collect` merges the node indexes and
+// reports what is missing (--resubmit submits it again); `metalab status`
+// adds what squeue and sacct say of the submission's jobs (package slurm),
+// and `metalab cancel` cancels them. A [Submission] records each submit in
+// the store.
+//
+// # The command line
+//
+// [Main] gives a Go program the whole command line for the experiments
+// compiled into it; the metalab binary (the repository's main.go) is an
+// [App] that also loads experiment files. Both answer the same commands,
+// one file each: run, submit, worker, collect, status, results, summary,
+// logs and cancel. A command's file builds an options struct from its
+// flags and calls one function that returns an error; [App] turns errors
+// into exit codes and messages in one place.
+//
+// # Exit codes
+//
+//	0    all runs completed (ExitOK)
+//	1    some runs failed, or an operation error stopped the sweep (ExitRunsFailed)
+//	2    bad usage or bad input: experiment file, params, store (ExitUsage)
+//	3    a command printed what it could read of a damaged store (ExitDamaged)
+//	130  interrupted by SIGINT or SIGTERM; the same command resumes (ExitInterrupted)
+//
+// # Runs are not trusted
+//
+// An operation is somebody else's program, often run as root. Command
+// operations run in a process group of their own, with a per-slot scratch
+// directory that metalab reaches only through an os.Root, never by a path
+// the run could have redirected; what a run leaves behind (a daemon, a
+// symlink in place of a directory, a FIFO, a capture line of 300 MB) is
+// killed, refused or bounded, and fails the run with a message that says
+// what it did. docs/reliability.md lists the tests that hold metalab to it.
+package launcher
