@@ -6,6 +6,10 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
+
+	"github.com/metalab-hpc/metalab/internal/safefs"
+	"github.com/metalab-hpc/metalab/internal/tempname"
 )
 
 // collectStateFile is where a Collect leaves what lets the next one skip
@@ -96,9 +100,40 @@ func (s *Store) readCollectState() collectState {
 // writeCollectState saves c for the next Collect. A failure is ignored: the
 // next Collect does the full work.
 func (s *Store) writeCollectState(c collectState) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return
+	}
 	path := s.path(collectStateFile)
-	WriteFileAtomic(path, 0o664, func(w io.Writer) error { return json.NewEncoder(w).Encode(c) })
+	dir := filepath.Dir(path)
+	// The state is rewritten by nearly every Collect, also by the one a
+	// sweep starts with, where a killed sweep most often dies: its
+	// temporary files carry host and PID (internal/tempname), so that the
+	// next write removes those of processes that died before the rename.
+	tempname.RemoveStale(dir, stateTempPrefix)
+	f, err := os.CreateTemp(dir, tempname.Pattern(stateTempPrefix, "tmp"))
+	if err != nil {
+		return
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), safefs.Mode(0o664))
+	}
+	if err == nil && os.Rename(f.Name(), path) == nil {
+		syncDir(dir)
+	}
 }
+
+// stateTempPrefix begins the names of the temporary files of
+// writeCollectState.
+const stateTempPrefix = ".collect-state."
 
 // forgetCollectState removes the saved state, when the store index is
 // rebuilt.

@@ -5,11 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/metalab-hpc/metalab/internal/tempname"
 )
 
 // TestCollectAfterUnchanged checks that a Collect which finds the indexes
-// as the last one left them (and so skips their checks, merges and counts)
+// as the last one left them (and so skips their checks and merges, and
+// reads the counts the store index keeps)
 // still sees every new record, whether a node index has it or only its
 // segment, and reports what a Collect without the saved state reports.
 func TestCollectAfterUnchanged(t *testing.T) {
@@ -161,5 +168,35 @@ func TestCollectCountsKept(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(collect(t, fx.s).Completed), fmt.Sprint(first.Completed+1); got != want {
 		t.Errorf("Collect after an index update that kept the counts: completed=%s, want %s", got, want)
+	}
+}
+
+// TestCollectStateTempOfDeadProcess: a temporary file of the collect state
+// that a killed process left is removed by the next write; one of a live
+// process is not.
+func TestCollectStateTempOfDeadProcess(t *testing.T) {
+	s := TestStore(t)
+	dir := filepath.Dir(s.path(collectStateFile))
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strings.Replace(tempname.Pattern(stateTempPrefix, "tmp"), "."+strconv.Itoa(os.Getpid())+".", "."+strconv.Itoa(cmd.Process.Pid)+".", 1)
+	dead = filepath.Join(dir, strings.TrimSuffix(dead, "*")+"x")
+	live := filepath.Join(dir, strings.TrimSuffix(tempname.Pattern(stateTempPrefix, "tmp"), "*")+"y")
+	for _, p := range []string{dead, live} {
+		if err := os.WriteFile(p, []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	collect(t, s)
+	if _, err := os.Stat(dead); err == nil {
+		t.Errorf("%s of a dead process is left", filepath.Base(dead))
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("%s of this process was removed: %v", filepath.Base(live), err)
+	}
+	if _, err := os.Stat(s.path(collectStateFile)); err != nil {
+		t.Errorf("no collect state: %v", err)
 	}
 }

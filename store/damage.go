@@ -342,13 +342,24 @@ func (s *Store) verifySegment(ctx context.Context, db *sql.DB, name string, from
 				newTorn = append(newTorn, t)
 			}
 		}
-		if i == len(recs) && len(newTorn) == 0 && rr.Bytes <= from {
+		if i == len(recs) && len(newTorn) == 0 && rr.Bytes == from {
 			return v, nil
+		}
+		cover := coverSegmentSQL
+		if rr.Bytes < from {
+			// Cut, but only where no index row pointed: the coverage
+			// comes down to what is there.
+			cover = setCoverSQL
 		}
 		err := withRetry(ctx, func() error {
 			return inTx(db, func(tx *sql.Tx) error {
 				if err := upsertRows(tx, name, recs[i:], 0); err != nil {
 					return err
+				}
+				if rr.Bytes < from {
+					if _, err := tx.Exec(`DELETE FROM torn WHERE segment = ? AND "offset" >= ?`, name, rr.Bytes); err != nil {
+						return err
+					}
 				}
 				if err := insertTorn(tx, newTorn); err != nil {
 					return err
@@ -358,7 +369,7 @@ func (s *Store) verifySegment(ctx context.Context, db *sql.DB, name string, from
 						return err
 					}
 				}
-				_, err := tx.Exec(coverSegmentSQL, name, rr.Bytes)
+				_, err := tx.Exec(cover, name, rr.Bytes)
 				return err
 			})
 		})
@@ -397,8 +408,7 @@ func (s *Store) verifySegment(ctx context.Context, db *sql.DB, name string, from
 				_, err := tx.Exec(`DELETE FROM segments WHERE name = ?`, name)
 				return err
 			}
-			_, err := tx.Exec(`INSERT INTO segments (name, base, indexed) VALUES (?, 0, ?)
-				ON CONFLICT (name) DO UPDATE SET base = 0, indexed = excluded.indexed`, name, rr.Bytes)
+			_, err := tx.Exec(setCoverSQL, name, rr.Bytes)
 			return err
 		})
 	})
@@ -545,6 +555,11 @@ func dropOrphanStarts(tx *sql.Tx, ds []Damage) error {
 	}
 	return nil
 }
+
+// setCoverSQL sets how far the store index covers a segment, which it
+// holds from its start.
+const setCoverSQL = `INSERT INTO segments (name, base, indexed) VALUES (?, 0, ?)
+ON CONFLICT (name) DO UPDATE SET base = 0, indexed = excluded.indexed`
 
 // pointersInto lists the rows of the store index that point into segment
 // name.

@@ -399,3 +399,34 @@ func TestDamageErrorMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectCutWithoutLoss cuts a segment's last line, which only a torn
+// line followed and no index row points at: the store index's coverage
+// comes down to the new end, once, and no run is lost.
+func TestCollectCutWithoutLoss(t *testing.T) {
+	s := TestStore(t)
+	line := encode(t, testRecord(1, StatusCompleted, 1)) + "\n"
+	writeSegment(t, s, "x", line+"{garbage}\n")
+	collect(t, s)
+	writeSegment(t, s, "x", line+"{gar")
+	rep := collect(t, s)
+	if rep.Lost != 0 || len(rep.Damaged) != 0 || rep.Runs != 1 {
+		t.Errorf("Collect: lost=%d damaged=%v runs=%d, want 0, none, 1", rep.Lost, rep.Damaged, rep.Runs)
+	}
+	if got, want := fmt.Sprint(rep.Torn), fmt.Sprint([]Torn{{Segment: "x", Offset: int64(len(line)), Length: 4, Reason: reasonIncomplete}}); got != want {
+		t.Errorf("Collect: Torn=%s, want only the cut line %s", got, want)
+	}
+	dump := dumpIndex(t, s)
+	collect(t, s)
+	if got := dumpIndex(t, s); got != dump {
+		t.Errorf("the next Collect changed the index:\n%s\nwas\n%s", got, dump)
+	}
+	if got, want := s.segmentSize("x"), int64(len(line)+4); got != want {
+		t.Fatalf("segment size %d, want %d", got, want)
+	}
+	db, _ := s.existingStoreDB()
+	var indexed int64
+	if err := db.QueryRow(`SELECT indexed FROM segments WHERE name = 'x'`).Scan(&indexed); err != nil || indexed != int64(len(line)) {
+		t.Errorf("store index covers %d bytes of x (%v), want %d", indexed, err, len(line))
+	}
+}
