@@ -16,9 +16,9 @@ import (
 
 // TestCollectAfterUnchanged checks that a Collect which finds the indexes
 // as the last one left them (and so skips their checks and merges, and
-// reads the counts the store index keeps)
-// still sees every new record, whether a node index has it or only its
-// segment, and reports what a Collect without the saved state reports.
+// reads the counts the store index keeps) still sees every new record,
+// whether a node index has it or only its segment, and reports what a
+// Collect without the saved state reports.
 func TestCollectAfterUnchanged(t *testing.T) {
 	fx := newFixture(t)
 	first := collect(t, fx.s)
