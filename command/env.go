@@ -76,7 +76,10 @@ func (o *Op) environ(in runInput) ([]string, error) {
 	}
 
 	add := func(k, v string) { env = append(env, k+"="+v) }
-	paramsJSON, err := params.Canonical(in.params)
+	paramsJSON, err := in.paramsJSON, error(nil)
+	if paramsJSON == nil {
+		paramsJSON, err = params.Canonical(in.params)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}

@@ -300,7 +300,7 @@ next:
 func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (out runOutcome, err error) {
 	rec := rt.Recorder()
 	p.rejectLate(pr, rt)
-	paramsJSON, err := params.Canonical(rt.Params)
+	paramsJSON, err := rt.ParamsJSON()
 	if err != nil {
 		return out, fmt.Errorf("params: %w", err)
 	}

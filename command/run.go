@@ -61,13 +61,19 @@ func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
 	if err != nil {
 		return fmt.Errorf("scratch directory: %w", err)
 	}
+	paramsJSON, err := rt.ParamsJSON()
+	if err != nil {
+		o.release(sl)
+		return fmt.Errorf("params: %w", err)
+	}
 	out, err := o.run(ctx, sl, runInput{
-		runID:    rt.RunID,
-		params:   rt.Params,
-		seeds:    rt.Seeds,
-		context:  rt.Context,
-		rec:      rt.Recorder(),
-		storeDir: rt.StoreDir(),
+		runID:      rt.RunID,
+		params:     rt.Params,
+		paramsJSON: paramsJSON,
+		seeds:      rt.Seeds,
+		context:    rt.Context,
+		rec:        rt.Recorder(),
+		storeDir:   rt.StoreDir(),
 	})
 	o.release(sl)
 	rt.Annotate(out.annotate)
@@ -82,16 +88,17 @@ func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
 // runInput is what one execution needs, apart from a launcher.Runtime so
 // that tests can drive it directly.
 type runInput struct {
-	runID    string
-	params   params.Point
-	seeds    seeds.Bundle
-	context  launcher.Context
-	rec      *capture.Recorder
-	storeDir string
-	tag      string // $METALAB_RUN_TAG
-	capture  string // paths the run is given
-	artDir   string
-	scratch  string
+	runID      string
+	params     params.Point
+	paramsJSON []byte // canonical JSON of params, if the caller has it
+	seeds      seeds.Bundle
+	context    launcher.Context
+	rec        *capture.Recorder
+	storeDir   string
+	tag        string // $METALAB_RUN_TAG
+	capture    string // paths the run is given
+	artDir     string
+	scratch    string
 }
 
 // outcome is what the record keeps about how the process ran.

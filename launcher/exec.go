@@ -165,16 +165,17 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 		logger = x.log.With().Str(fieldRunID, spec.ID).Logger()
 	}
 	rt := &Runtime{
-		RunID:   spec.ID,
-		Params:  spec.Params,
-		Seeds:   spec.Seeds,
-		Capture: recorder,
-		Context: x.opctx,
-		Logger:  logger,
-		Slot:    slot,
-		Writer:  x.w.Name(),
-		rec:     recorder,
-		store:   x.st,
+		RunID:      spec.ID,
+		Params:     spec.Params,
+		Seeds:      spec.Seeds,
+		Capture:    recorder,
+		Context:    x.opctx,
+		Logger:     logger,
+		Slot:       slot,
+		Writer:     x.w.Name(),
+		rec:        recorder,
+		store:      x.st,
+		paramsJSON: spec.ParamsJSON,
 	}
 	defer rt.cleanup()
 

@@ -23,6 +23,9 @@ type RunSpec struct {
 	Replicate int
 	Params    params.Point
 	Seeds     seeds.Bundle
+	// ParamsJSON is the canonical JSON of Params, encoded once for the run
+	// ID and reused by whoever needs it (a command's $METALAB_PARAMS).
+	ParamsJSON []byte
 }
 
 // Plan is an experiment expanded into runs. Runs are ordered point-major:
@@ -102,12 +105,14 @@ func (p *Plan) At(i int) RunSpec {
 	reps := p.exp.Seeds.Replicates
 	pt, r := i/reps, i%reps
 	point := p.src.At(pt)
+	id, pj := runID(p.exp.Name, p.exp.Version, p.ctxFP, point, p.exp.Seeds.Base, r)
 	return RunSpec{
-		ID:        RunID(p.exp.Name, p.exp.Version, p.ctxFP, point, p.exp.Seeds.Base, r),
-		Point:     pt,
-		Replicate: r,
-		Params:    point,
-		Seeds:     p.exp.Seeds.Bundle(r),
+		ID:         id,
+		Point:      pt,
+		Replicate:  r,
+		Params:     point,
+		Seeds:      p.exp.Seeds.Bundle(r),
+		ParamsJSON: pj,
 	}
 }
 
@@ -193,7 +198,14 @@ func groupDigits(n int) string {
 //
 // It is the same on every machine, process and Go version.
 func RunID(name, version, contextFP string, point params.Point, seedBase int64, replicate int) string {
+	id, _ := runID(name, version, contextFP, point, seedBase, replicate)
+	return id
+}
+
+// runID is RunID, and the canonical JSON of point that it hashed.
+func runID(name, version, contextFP string, point params.Point, seedBase int64, replicate int) (string, []byte) {
 	buf := appendIDHead(make([]byte, 0, 256), name, contextFP)
+	start := len(buf)
 	var err error
 	buf, err = params.AppendCanonical(buf, point)
 	if err != nil {
@@ -201,9 +213,11 @@ func RunID(name, version, contextFP string, point params.Point, seedBase int64, 
 		// error, not bad input.
 		panic(fmt.Sprintf("launcher: run ID of unencodable point %v: %v", point, err))
 	}
+	end := len(buf)
 	buf = appendIDTail(buf, version, seedBase, replicate)
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:8])
+	// The tail is appended after the point, never over it.
+	return hex.EncodeToString(sum[:8]), buf[start:end:end]
 }
 
 // appendIDHead and appendIDTail write what the run ID hashes before and

@@ -61,6 +61,10 @@ type Options struct {
 	// loads the results after; it asks the indexes which of its own runs
 	// are completed.
 	worker bool
+	// plan, if set, is exp's plan, made by the caller already (a worker
+	// checks it against its submission): planning twice hashed the
+	// context's files twice.
+	plan *Plan
 	// lockPurpose and lockGroup describe a worker in the store's lock.
 	lockPurpose, lockGroup string
 	lockHeartbeat          time.Duration // 0: the store's default; for tests
@@ -181,9 +185,12 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		o.now = time.Now
 	}
 	log := defaultLogger(o.Logger)
-	plan, err := NewPlan(exp)
-	if err != nil {
-		return nil, err
+	plan := o.plan
+	if plan == nil {
+		var err error
+		if plan, err = NewPlan(exp); err != nil {
+			return nil, err
+		}
 	}
 	if !o.worker {
 		// A submission's workers run what submit planned; only a whole

@@ -32,12 +32,13 @@ type Runtime struct {
 	// per-slot output logs of command operations.
 	Writer string
 
-	rec      *capture.Recorder
-	store    *store.Store
-	once     sync.Once
-	scratch  string
-	scrErr   error
-	annotate []func(*store.Record)
+	rec        *capture.Recorder
+	store      *store.Store
+	paramsJSON []byte
+	once       sync.Once
+	scratch    string
+	scrErr     error
+	annotate   []func(*store.Record)
 }
 
 // ScratchDir returns a private directory for this run, created on first
@@ -50,6 +51,16 @@ func (rt *Runtime) ScratchDir() (string, error) {
 		rt.scratch, rt.scrErr = os.MkdirTemp("", tempname.Pattern(ScratchPrefix, rt.RunID))
 	})
 	return rt.scratch, rt.scrErr
+}
+
+// ParamsJSON is the canonical JSON of Params (package params), as the run
+// ID hashed it: operations that pass the params on as JSON use it rather
+// than encode them again.
+func (rt *Runtime) ParamsJSON() ([]byte, error) {
+	if rt.paramsJSON != nil {
+		return rt.paramsJSON, nil
+	}
+	return params.Canonical(rt.Params)
 }
 
 // StoreDir is the store directory the run's results go to.
