@@ -93,6 +93,16 @@ WHERE excluded.rank > runs.rank OR (excluded.rank = runs.rank AND excluded.at > 
 
 const insertAttemptSQL = `INSERT OR IGNORE INTO attempts (segment, "offset", run_id, status, seq) VALUES (?, ?, ?, ?, ?)`
 
+// upsertSegmentSQL records that an index covers a segment up to indexed. A
+// batch that continues the covered range extends it; one that does not
+// (an earlier update was lost, or the index was deleted) starts it anew, so
+// that base always tells from where the index holds every record.
+const upsertSegmentSQL = `
+INSERT INTO segments (name, base, indexed) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+	base = CASE WHEN segments.indexed = excluded.base THEN segments.base ELSE excluded.base END,
+	indexed = excluded.indexed`
+
 // upsertBatch rows go into one statement of upsertRows: a call into SQLite
 // costs far more than the row it inserts (upserting a row at a time was a
 // quarter of a sweep of trivial runs). 128 rows of 8 values stay well below
@@ -355,4 +365,17 @@ func withRetry(ctx context.Context, fn func() error) error {
 		}
 		pause *= 4
 	}
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func inTx(db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
