@@ -15,17 +15,18 @@ import (
 )
 
 // lateOp leaves a daemon behind (setsid, so it leaves the run's process
-// group) that writes a metric and an artifact after the run has ended; in
+// group) that writes a metric and an artifact after the run has ended (it
+// waits for the run's process to be gone, then 0.3 s); in
 // mode "noenv" the daemon also clears its environment, so that metalab
 // cannot tell which run it came from. It notes the daemon's PID in
 // $PIDS_DIR/<run ID>.
 const lateOp = `#!/bin/sh
 echo '{"metric": "y", "value": 1}' >> "$METALAB_CAPTURE"
-late='sleep 0.4; echo "{\"metric\": \"late\", \"value\": 1}" >> "$1"; echo late > "$2/late.txt"'
+late='while kill -0 "$3" 2>/dev/null; do sleep 0.05; done; sleep 0.3; echo "{\"metric\": \"late\", \"value\": 1}" >> "$1"; echo late > "$2/late.txt"'
 if [ "$METALAB_PARAM_MODE" = noenv ]; then
-  env -i setsid sh -c "$late" x "$METALAB_CAPTURE" "$METALAB_ARTIFACT_DIR" </dev/null >/dev/null 2>&1 &
+  env -i setsid sh -c "$late" x "$METALAB_CAPTURE" "$METALAB_ARTIFACT_DIR" $$ </dev/null >/dev/null 2>&1 &
 else
-  setsid sh -c "$late" x "$METALAB_CAPTURE" "$METALAB_ARTIFACT_DIR" </dev/null >/dev/null 2>&1 &
+  setsid sh -c "$late" x "$METALAB_CAPTURE" "$METALAB_ARTIFACT_DIR" $$ </dev/null >/dev/null 2>&1 &
 fi
 echo $! > "$PIDS_DIR/$METALAB_RUN_ID"
 sleep 0.2
@@ -63,8 +64,8 @@ replicates = 5
 		t.Fatalf("metalab run: %v\n%s", err, out)
 	}
 	// The sweep is over; the daemons that metalab could not find (noenv)
-	// may still be sleeping: give them the time to try to write.
-	time.Sleep(600 * time.Millisecond)
+	// may still be waiting: give them the time to try to write.
+	time.Sleep(time.Second)
 
 	recs := winners(t, exp, st, "mode")
 	credited := 0

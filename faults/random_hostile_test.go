@@ -46,19 +46,22 @@ var hostileActions = []hostileAction{
 	{name: "wipescratch", persistent: true, sh: `rm -rf "$SCR"/* 2>/dev/null`},
 	{name: "chmod", benign: true, persistent: true, sh: `mkdir -p "$SCR/locked"; touch "$SCR/locked/f"; chmod 000 "$SCR/locked"`},
 	{name: "chmodart", benign: true, sh: `chmod 000 "$ART"`},
-	// Late writers check, when they write, that they would not write
-	// through a link that their own or a later run planted (the test must
-	// not let a run write into the victim itself); metalab's part is to
-	// kill them, or not to read what they write.
+	// Late writers wait until the run's main process is gone (and reaped:
+	// kill -0 finds a zombie), then half a second more, so that they write
+	// after metalab has read the run's captures however slow the machine.
+	// They check, when they write, that they would not write through a
+	// link that their own or a later run planted (the test must not let a
+	// run write into the victim itself); metalab's part is to kill them, or
+	// not to read what they write.
 	{name: "late", benign: true, persistent: true,
-		sh: `setsid sh -c 'sleep 0.1; reg() { [ -f "$1" ] && [ ! -L "$1" ]; }; ` +
+		sh: `setsid sh -c 'while kill -0 "$3" 2>/dev/null; do sleep 0.05; done; sleep 0.5; reg() { [ -f "$1" ] && [ ! -L "$1" ]; }; ` +
 			`reg "$1" && echo "{\"metric\": \"late\", \"value\": 1}" >> "$1"; ` +
-			`[ -d "$2" ] && [ ! -L "$2" ] && echo x > "$2/late.txt"' x "$CAP" "$ART" </dev/null >/dev/null 2>&1 &`},
+			`[ -d "$2" ] && [ ! -L "$2" ] && echo x > "$2/late.txt"' x "$CAP" "$ART" "$$" </dev/null >/dev/null 2>&1 &`},
 	// A daemon that clears its environment is out of metalab's reach: it
 	// writes through a descriptor it opened while the name was the run's.
 	{name: "latenoenv", benign: true,
 		sh: `if [ -f "$CAP" ] && [ ! -L "$CAP" ]; then exec 9>>"$CAP"; ` +
-			`env -i setsid sh -c 'sleep 0.1; echo "{\"metric\": \"late\", \"value\": 1}" >&9' </dev/null >/dev/null 2>&1 & exec 9>&-; fi`},
+			`env -i setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; sleep 0.5; echo "{\"metric\": \"late\", \"value\": 1}" >&9' x "$$" </dev/null >/dev/null 2>&1 & exec 9>&-; fi`},
 	{name: "entrylink", benign: true, persistent: true,
 		sh: `mkdir -p "$ART"; ln -sfn "$V/a.txt" "$ART/e1"; ln -sfn "$V/sub" "$ART/e2"`},
 	{name: "devzero", fails: true, persistent: true, sh: `emit '{"artifact": "z", "path": "/dev/zero"}'`},
@@ -225,8 +228,8 @@ func TestRandomHostileOperations(t *testing.T) {
 	perRun := sweep("hostile", "", *hostileRuns)
 	persistent := sweep("hostilep", "persistent", max(*hostileRuns/5, 10))
 	// The forked sleepers of the "fork" action were killed with their
-	// runs; the env-cleared late writers sleep 0.1 s.
-	time.Sleep(300 * time.Millisecond)
+	// runs; the env-cleared late writers wait for their run, then 0.5 s.
+	time.Sleep(time.Second)
 	if n := aliveTagged(t); n > 0 {
 		t.Errorf("%d processes of the sweeps' runs are still alive", n)
 	}
