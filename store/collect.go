@@ -4,12 +4,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -49,10 +46,6 @@ type CollectReport struct {
 	// index itself was rebuilt.
 	Rebuilt []string
 }
-
-// errBadIndex marks an index file that SQLite can open but that is not a
-// usable metalab index.
-var errBadIndex = errors.New("not a usable metalab index")
 
 // scanBatch is how many records Collect upserts per transaction when it
 // reads a segment.
@@ -108,102 +101,187 @@ func (s *Store) collect(ctx context.Context, verifyAll bool) (CollectReport, err
 // collectOnce is Collect. trusted says that it skipped the integrity check
 // of the store index on the word of the saved collect state.
 func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectReport, trusted bool, err error) {
-	// What the last Collect left: while the store index is as it left it,
-	// its check and the merges of unchanged node indexes can be skipped.
-	// Skipping a merge is always safe, as step 2 reads from the segments
-	// whatever the store index lacks.
-	last := s.readCollectState()
-	start, _ := stampOf(s.path(storeIndex))
-	unchanged := !verifyAll && last.Nodes != nil && start == last.Store
-	db, err := s.storeDB(&rep, unchanged)
-	if err != nil {
-		return rep, false, err
-	}
-	trusted = unchanged && len(rep.Rebuilt) == 0
-	if len(rep.Rebuilt) > 0 {
-		unchanged = false
-	}
-	next := collectState{Nodes: map[string]fileStamp{}}
-	stats, err := s.segmentStats()
-	if err != nil {
-		return rep, trusted, err
-	}
-	sizes := make(map[string]int64, len(stats))
-	for name, st := range stats {
-		sizes[name] = st.Size
-	}
-	next.Segments = stats
-	rep.Segments = len(stats)
-	known, err := coveredSegments(db, "main")
-	if err != nil {
-		return rep, trusted, fmt.Errorf("store: reading index: %w", err)
-	}
-	fresh := len(known) == 0 // a store index built anew
+	c := &collection{s: s, ctx: ctx, verifyAll: verifyAll}
+	err = c.run()
+	return c.rep, c.trusted, err
+}
 
-	// The segments to verify: those readers met damage in; those that
-	// shrank below what the store index covers, or vanished; those changed
-	// in place (same size as last time, another modification time: an
-	// append-only file is never rewritten); and those whose covered part no
-	// longer ends on a line boundary. They are read from their own bytes,
-	// so no node index rows of theirs are merged.
-	verify := map[string]bool{}
-	notes := s.suspects()
-	for _, name := range notes {
-		if _, ok := sizes[name]; ok {
-			verify[name] = true
-		}
+// collection is one Collect on its way through its steps: what it has
+// learnt of the store so far, and what it will save for the next one.
+type collection struct {
+	s         *Store
+	ctx       context.Context
+	verifyAll bool
+	rep       CollectReport
+
+	db *sql.DB // the store index
+	// last is what the last Collect left; next what this one leaves.
+	last, next collectState
+	// unchanged says that the store index is as the last Collect left it,
+	// so that its check and the merges of unchanged node indexes can be
+	// skipped. trusted says that the check was skipped.
+	unchanged, trusted bool
+
+	stats map[string]segmentStamp // the segment files, as listed
+	sizes map[string]int64        // their sizes
+	known map[string]int64        // how far the store index covers each segment
+	fresh bool                    // the store index was built anew
+
+	verify map[string]bool // the segments to verify
+	notes  []string        // the segments that readers asked to verify
+	damage []Damage        // the damaged ranges known, as of index/damaged.json
+	found  []Damage        // those that this Collect found
+	tails  []Torn          // the segments' incomplete last lines
+}
+
+// run takes the steps of a Collect in order. Each step may skip work that
+// an earlier one made unnecessary, but none may skip a record: whatever an
+// index lacks, the segments have.
+func (c *collection) run() error {
+	if err := c.openStoreIndex(); err != nil {
+		return err
 	}
-	for name, indexed := range known {
-		if size, ok := sizes[name]; !ok || size < indexed {
-			verify[name] = true
-		}
+	if err := c.listSegments(); err != nil {
+		return err
 	}
+	c.findSuspects()
+	if err := c.mergeNodes(); err != nil {
+		return err
+	}
+	if err := c.scanSegments(); err != nil {
+		return err
+	}
+	if err := c.verifySuspects(); err != nil {
+		return err
+	}
+	if err := c.recordDamage(); err != nil {
+		return err
+	}
+	if err := c.s.counts(c.ctx, c.db, &c.rep); err != nil {
+		return fmt.Errorf("store: reading index: %w", err)
+	}
+	c.saveState()
+	c.reportTorn()
+	return nil
+}
+
+// openStoreIndex opens the store index, and rebuilds it when it is broken
+// (see [Store.storeDB]). Its integrity check reads the whole file, so it is
+// skipped while the index is as the last Collect left it: `metalab status`
+// collects every time.
+func (c *collection) openStoreIndex() error {
+	c.last = c.s.readCollectState()
+	start, _ := stampOf(c.s.path(storeIndex))
+	c.unchanged = !c.verifyAll && c.last.Nodes != nil && start == c.last.Store
+	db, err := c.s.storeDB(&c.rep, c.unchanged)
+	if err != nil {
+		return err
+	}
+	c.db = db
+	c.trusted = c.unchanged && len(c.rep.Rebuilt) == 0
+	if len(c.rep.Rebuilt) > 0 {
+		c.unchanged = false
+	}
+	c.next = collectState{Nodes: map[string]fileStamp{}}
+	return nil
+}
+
+// listSegments lists the segment files, and how far the store index covers
+// each: what the later steps compare.
+func (c *collection) listSegments() error {
+	stats, err := c.s.segmentStats()
+	if err != nil {
+		return err
+	}
+	c.stats = stats
+	c.sizes = make(map[string]int64, len(stats))
 	for name, st := range stats {
-		switch old, ok := last.Segments[name]; {
-		case verifyAll:
-			verify[name] = true
-		case ok && old.Size == st.Size && old.ModTime != st.ModTime:
-			verify[name] = true
-		case st.Size > known[name] && !s.onLineBoundary(name, known[name]):
-			verify[name] = true
+		c.sizes[name] = st.Size
+	}
+	c.next.Segments = stats
+	c.rep.Segments = len(stats)
+	if c.known, err = coveredSegments(c.db, "main"); err != nil {
+		return fmt.Errorf("store: reading index: %w", err)
+	}
+	c.fresh = len(c.known) == 0
+	return nil
+}
+
+// findSuspects chooses the segments to verify: those readers met damage in;
+// those that shrank below what the store index covers, or vanished; those
+// changed in place (same size as last time, another modification time: an
+// append-only file is never rewritten); and those whose covered part no
+// longer ends on a line boundary. These checks cost one stat per segment,
+// listed anyway, and one byte read per segment that grew. The segments to
+// verify are read from their own bytes, so no node index rows of theirs are
+// merged. It also reads the damage that earlier Collects found.
+func (c *collection) findSuspects() {
+	c.verify = map[string]bool{}
+	c.notes = c.s.suspects()
+	for _, name := range c.notes {
+		if _, ok := c.sizes[name]; ok {
+			c.verify[name] = true
 		}
 	}
-	damage := s.readDamage()
-	var skip []Damage
-	for name := range verify {
+	for name, indexed := range c.known {
+		if size, ok := c.sizes[name]; !ok || size < indexed {
+			c.verify[name] = true
+		}
+	}
+	for name, st := range c.stats {
+		switch old, ok := c.last.Segments[name]; {
+		case c.verifyAll:
+			c.verify[name] = true
+		case ok && old.Size == st.Size && old.ModTime != st.ModTime:
+			c.verify[name] = true
+		case st.Size > c.known[name] && !c.s.onLineBoundary(name, c.known[name]):
+			c.verify[name] = true
+		}
+	}
+	c.damage = c.s.readDamage()
+}
+
+// mergeNodes merges every node index that changed since the last Collect
+// (see [Store.mergeNode]), except the rows that point into damaged or
+// suspect segments. A node index it cannot use, and one that an earlier
+// Collect merged and that is gone now, is listed in Rebuilt: their
+// segments are read by scanSegments instead.
+func (c *collection) mergeNodes() error {
+	skip := make([]Damage, 0, len(c.verify))
+	for name := range c.verify {
 		skip = append(skip, Damage{Segment: name})
 	}
-	excluded := damagedSegments(append(skip, damage...))
+	excluded := damagedSegments(append(skip, c.damage...))
 
-	nodes, err := filepath.Glob(filepath.Join(s.path(nodesDir), "*"+indexExt))
+	nodes, err := filepath.Glob(filepath.Join(c.s.path(nodesDir), "*"+indexExt))
 	if err != nil {
-		return rep, trusted, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	merged := map[string]bool{}
 	var skipped []string
 	for _, path := range nodes {
 		node := strings.TrimSuffix(filepath.Base(path), indexExt)
 		stamp, ok := stampOf(path)
-		if ok && unchanged && stamp == last.Nodes[node] {
+		if ok && c.unchanged && stamp == c.last.Nodes[node] {
 			merged[node] = true
-			next.Nodes[node] = stamp
+			c.next.Nodes[node] = stamp
 			continue
 		}
-		if err := s.mergeNode(ctx, db, path, sizes, known, excluded); err != nil {
-			if ctx.Err() != nil {
-				return rep, trusted, ctx.Err()
+		if err := c.s.mergeNode(c.ctx, c.db, path, c.sizes, c.known, excluded); err != nil {
+			if c.ctx.Err() != nil {
+				return c.ctx.Err()
 			}
 			skipped = append(skipped, node)
 			continue
 		}
 		merged[node] = true
 		if ok {
-			next.Nodes[node] = stamp
+			c.next.Nodes[node] = stamp
 		}
 	}
-	gone, err := forgetNodes(ctx, db, merged)
+	gone, err := forgetNodes(c.ctx, c.db, merged)
 	if err != nil {
-		return rep, trusted, fmt.Errorf("store: updating index: %w", err)
+		return fmt.Errorf("store: updating index: %w", err)
 	}
 	for _, node := range gone {
 		if !slices.Contains(skipped, node) {
@@ -211,57 +289,65 @@ func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectRep
 		}
 	}
 	slices.Sort(skipped)
-	rep.Rebuilt = append(rep.Rebuilt, skipped...)
+	c.rep.Rebuilt = append(c.rep.Rebuilt, skipped...)
+	return nil
+}
 
-	names := slices.Sorted(maps.Keys(sizes))
-	var tails []Torn
-	for _, name := range names {
-		if sizes[name] <= known[name] || verify[name] {
+// scanSegments reads each segment that is not to be verified from where
+// the store index covers it to its end, which picks up what no index has,
+// such as the records of a crash between a segment's fsync and its index
+// update, or those of a node index that could not be merged.
+func (c *collection) scanSegments() error {
+	for _, name := range slices.Sorted(maps.Keys(c.sizes)) {
+		if c.sizes[name] <= c.known[name] || c.verify[name] {
 			continue
 		}
-		tail, err := s.scanSegment(ctx, db, name, known[name], &rep)
+		tail, err := c.s.scanSegment(c.ctx, c.db, name, c.known[name], &c.rep)
 		if err != nil {
-			return rep, trusted, err
+			return err
 		}
 		if tail != nil {
-			tails = append(tails, *tail)
+			c.tails = append(c.tails, *tail)
 		}
 	}
+	return nil
+}
 
-	// Verify, then give the runs whose winning record was lost their best
-	// surviving one; that may meet damage in other segments, to verify in
-	// turn. After a rebuild of the store index with damaged segments, any
-	// run may be such a one.
+// verifySuspects verifies the segments to verify (see [Store.verifySegment])
+// and then gives the runs whose winning record was lost their best
+// surviving one ([Store.reconcile]); that may meet damage in other
+// segments, to verify in turn. After a rebuild of the store index with
+// damaged segments, any run may be such a one.
+func (c *collection) verifySuspects() error {
 	done := map[string]bool{}
-	var found []Damage
-	fullReconcile := fresh && len(damage) > 0
-	for len(verify) > 0 || fullReconcile {
+	fullReconcile := c.fresh && len(c.damage) > 0
+	for len(c.verify) > 0 || fullReconcile {
 		lost := map[string]bool{}
-		for _, name := range slices.Sorted(maps.Keys(verify)) {
+		for _, name := range slices.Sorted(maps.Keys(c.verify)) {
 			done[name] = true
-			v, err := s.verifySegment(ctx, db, name, known[name], &rep)
+			v, err := c.s.verifySegment(c.ctx, c.db, name, c.known[name], &c.rep)
 			if err != nil {
-				return rep, trusted, err
+				return err
 			}
 			if v.tail != nil {
-				tails = append(tails, *v.tail)
+				c.tails = append(c.tails, *v.tail)
 			}
-			found = append(found, v.damage...)
+			c.found = append(c.found, v.damage...)
 			for _, id := range v.lost {
 				lost[id] = true
 			}
-			rep.Lost += len(v.lost)
+			c.rep.Lost += len(v.lost)
 		}
-		clear(verify)
+		clear(c.verify)
 		if len(lost) == 0 && !fullReconcile {
 			break
 		}
 		if fullReconcile {
 			// A store index built anew has the start records of the
 			// attempts whose end was lost, from the damaged segments.
-			err := withRetry(ctx, func() error {
-				return inTx(db, func(tx *sql.Tx) error {
-					if err := dropOrphanStarts(tx, damage); err != nil {
+			err := withRetry(c.ctx, func() error {
+				return inTx(c.db, func(tx *sql.Tx) error {
+					if err := dropOrphanStarts(tx, c.damage); err != nil {
 						return err
 					}
 					_, err := tx.Exec(dropCountsSQL)
@@ -269,53 +355,67 @@ func (s *Store) collectOnce(ctx context.Context, verifyAll bool) (rep CollectRep
 				})
 			})
 			if err != nil {
-				return rep, trusted, fmt.Errorf("store: updating index: %w", err)
+				return fmt.Errorf("store: updating index: %w", err)
 			}
 			lost = nil
 		}
 		fullReconcile = false
-		bad, err := s.reconcile(ctx, db, lost)
+		bad, err := c.s.reconcile(c.ctx, c.db, lost)
 		if err != nil {
-			return rep, trusted, err
+			return err
 		}
 		for _, name := range bad {
-			if _, ok := sizes[name]; ok && !done[name] {
-				verify[name] = true
+			if _, ok := c.sizes[name]; ok && !done[name] {
+				c.verify[name] = true
 			}
 		}
 	}
-	if len(found) > 0 {
-		damage = append(damage, found...)
-		sortDamage(damage)
-		if err := s.writeDamage(damage); err != nil {
-			return rep, trusted, fmt.Errorf("store: recording damage: %w", err)
-		}
-	}
-	// The notes are answered: a segment a note names was verified above,
-	// and one that is gone needs nothing.
-	for _, name := range notes {
-		os.Remove(s.suspectPath(name))
-	}
-	rep.Damaged = damage
+	return nil
+}
 
-	if err := s.counts(ctx, db, &rep); err != nil {
-		return rep, trusted, fmt.Errorf("store: reading index: %w", err)
-	}
-	if end, ok := stampOf(s.path(storeIndex)); ok {
-		next.Store = end
-		// Saved only if it says something new, and no other Collect
-		// wrote in between.
-		if !last.equal(next) {
-			if again, _ := stampOf(s.path(storeIndex)); again == end {
-				s.writeCollectState(next)
-			}
+// recordDamage adds the damage that verifySuspects found to
+// index/damaged.json, which outlives a rebuild of the store index, and
+// removes the readers' notes, which are answered: a segment a note names
+// was verified, and one that is gone needs nothing.
+func (c *collection) recordDamage() error {
+	if len(c.found) > 0 {
+		c.damage = append(c.damage, c.found...)
+		sortDamage(c.damage)
+		if err := c.s.writeDamage(c.damage); err != nil {
+			return fmt.Errorf("store: recording damage: %w", err)
 		}
 	}
-	rep.Torn = append(rep.Torn, tails...)
-	slices.SortFunc(rep.Torn, func(a, b Torn) int {
+	for _, name := range c.notes {
+		os.Remove(c.s.suspectPath(name))
+	}
+	c.rep.Damaged = c.damage
+	return nil
+}
+
+// saveState saves what this Collect leaves, so that the next one can skip
+// what has not changed since. It saves only if that says something new,
+// and no other Collect wrote the store index in between.
+func (c *collection) saveState() {
+	end, ok := stampOf(c.s.path(storeIndex))
+	if !ok {
+		return
+	}
+	c.next.Store = end
+	if !c.last.equal(c.next) {
+		if again, _ := stampOf(c.s.path(storeIndex)); again == end {
+			c.s.writeCollectState(c.next)
+		}
+	}
+}
+
+// reportTorn adds the segments' incomplete last lines to the torn lines
+// that the store index keeps (which leaves them out, as their writers may
+// still complete them), in segment order.
+func (c *collection) reportTorn() {
+	c.rep.Torn = append(c.rep.Torn, c.tails...)
+	slices.SortFunc(c.rep.Torn, func(a, b Torn) int {
 		return cmp.Or(strings.Compare(a.Segment, b.Segment), cmp.Compare(a.Offset, b.Offset))
 	})
-	return rep, trusted, nil
 }
 
 // storeDB opens the store index, replacing it by an empty one when it is
@@ -345,32 +445,6 @@ func (s *Store) storeDB(rep *CollectReport, checked bool) (*sql.DB, error) {
 	}
 	rep.Rebuilt = append(rep.Rebuilt, "store")
 	return s.index(path)
-}
-
-// moveAside renames a broken index, and its journal, which SQLite would
-// otherwise roll back into the new index of the same name.
-func moveAside(path string) error {
-	for _, p := range []string{path, path + "-journal"} {
-		if err := os.Rename(p, p+".corrupt"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store: moving broken index aside: %w", err)
-		}
-	}
-	return nil
-}
-
-// quickCheck runs SQLite's quick integrity check on database schema of db's
-// connection.
-func quickCheck(q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, schema string) error {
-	var res string
-	if err := q.QueryRowContext(context.Background(), "PRAGMA "+schema+".quick_check(1)").Scan(&res); err != nil {
-		return err
-	}
-	if res != "ok" {
-		return fmt.Errorf("%w: integrity check: %s", errBadIndex, res)
-	}
-	return nil
 }
 
 // segmentStats maps the name of each segment file to its size and
@@ -404,6 +478,8 @@ func (s *Store) segmentSize(name string) int64 {
 	return info.Size()
 }
 
+// coveredSegments maps each segment that the index attached as schema
+// lists to how far it covers it.
 func coveredSegments(q interface {
 	Query(string, ...any) (*sql.Rows, error)
 }, schema string) (map[string]int64, error) {
@@ -422,216 +498,6 @@ func coveredSegments(q interface {
 		known[name] = indexed
 	}
 	return known, rows.Err()
-}
-
-// mergeNodeSQL merges the rows newer than a sequence number of a node index
-// attached as "node" into the store index, but none of the damaged
-// segments (a JSON array). (The WHERE also keeps SQLite from parsing ON
-// CONFLICT as a join clause.)
-var mergeNodeSQL = []string{`
-INSERT INTO main.runs (run_id, status, rank, at, segment, "offset", length)
-	SELECT run_id, status, rank, at, segment, "offset", length FROM node.runs
-	WHERE seq > ? AND segment NOT IN (SELECT value FROM json_each(?))
-ON CONFLICT (run_id) DO UPDATE SET
-	status = excluded.status, rank = excluded.rank, at = excluded.at,
-	segment = excluded.segment, "offset" = excluded."offset", length = excluded.length
-WHERE excluded.rank > runs.rank OR (excluded.rank = runs.rank AND excluded.at > runs.at)`, `
-INSERT OR IGNORE INTO main.attempts (segment, "offset", run_id, status)
-	SELECT segment, "offset", run_id, status FROM node.attempts
-	WHERE seq > ? AND segment NOT IN (SELECT value FROM json_each(?))`,
-}
-
-const coverSegmentSQL = `
-INSERT INTO main.segments (name, base, indexed) VALUES (?, 0, ?)
-ON CONFLICT (name) DO UPDATE SET indexed = excluded.indexed WHERE excluded.indexed > segments.indexed`
-
-// mergeNode merges the node index at path into the store index, and
-// advances known (how far the store index covers each segment) by what the
-// node index covers. sizes are the sizes of the segments, as listed before;
-// excluded is the JSON array of the damaged segments, which are indexed from
-// their own bytes only. An error means that the node index was not merged.
-func (s *Store) mergeNode(ctx context.Context, db *sql.DB, path string, sizes, known map[string]int64, excluded string) (err error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	defer func() {
-		if isCorrupt(err) || errors.Is(err, errBadIndex) {
-			moveAside(path)
-		}
-	}()
-	// An absolute path, which SQLite cannot take for a URI.
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS node", abs); err != nil {
-		return err
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.Background(), "DETACH DATABASE node"); err != nil {
-			// Do not hand a connection with "node" attached back to the pool.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	if err := checkNode(ctx, conn); err != nil {
-		return err
-	}
-	node := strings.TrimSuffix(filepath.Base(path), indexExt)
-	var skip []string
-	json.Unmarshal([]byte(excluded), &skip)
-	covered := make(map[string]int64)
-	err = withRetry(ctx, func() error {
-		clear(covered)
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		// The node's coverage is read under the transaction's lock, so that
-		// no writer of the node advances it while the runs are merged.
-		rows, err := tx.QueryContext(ctx, "SELECT name, base, indexed FROM node.segments")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var name string
-			var base, indexed int64
-			if err := rows.Scan(&name, &base, &indexed); err != nil {
-				return err
-			}
-			// The segment may have grown since it was listed.
-			if slices.Contains(skip, name) {
-				continue
-			}
-			if size, ok := sizes[name]; (!ok || size < indexed) && s.segmentSize(name) < indexed {
-				return fmt.Errorf("%w: it covers %d bytes of segment %s, which has fewer", errStaleNode, indexed, name)
-			}
-			if base <= known[name] && indexed > known[name] {
-				covered[name] = indexed
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// Merge only what the node index wrote since the last merge, unless
-		// it is not the index merged then.
-		var instance, lastInstance string
-		var seq, lastSeq int64
-		if err := tx.QueryRowContext(ctx, `SELECT
-			(SELECT value FROM node.meta WHERE key = 'instance'),
-			(SELECT value FROM node.meta WHERE key = 'seq')`).Scan(&instance, &seq); err != nil {
-			return err
-		}
-		err = tx.QueryRowContext(ctx, "SELECT instance, seq FROM main.merged WHERE node = ?", node).Scan(&lastInstance, &lastSeq)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if lastInstance != instance {
-			lastSeq = -1
-		}
-		changed := false
-		for _, q := range mergeNodeSQL {
-			res, err := tx.ExecContext(ctx, q, lastSeq, excluded)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n > 0 {
-				changed = true
-			}
-		}
-		if changed {
-			if _, err := tx.ExecContext(ctx, dropCountsSQL); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO main.merged (node, instance, seq) VALUES (?, ?, ?)
-			ON CONFLICT (node) DO UPDATE SET instance = excluded.instance, seq = excluded.seq`, node, instance, seq); err != nil {
-			return err
-		}
-		for name, indexed := range covered {
-			if _, err := tx.ExecContext(ctx, coverSegmentSQL, name, indexed); err != nil {
-				return err
-			}
-		}
-		return tx.Commit()
-	})
-	if err != nil {
-		return err
-	}
-	for name, indexed := range covered {
-		known[name] = indexed
-	}
-	return nil
-}
-
-// forgetNodes drops the node indexes that an earlier Collect merged but
-// this one did not (they are gone, or could not be used) from the store
-// index's list, and returns their names. Should such a node index come back,
-// it is merged in full.
-func forgetNodes(ctx context.Context, db *sql.DB, merged map[string]bool) ([]string, error) {
-	var gone []string
-	err := withRetry(ctx, func() error {
-		gone = gone[:0]
-		return inTx(db, func(tx *sql.Tx) error {
-			rows, err := tx.Query("SELECT node FROM merged ORDER BY node")
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var node string
-				if err := rows.Scan(&node); err != nil {
-					return err
-				}
-				if !merged[node] {
-					gone = append(gone, node)
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, node := range gone {
-				if _, err := tx.Exec("DELETE FROM merged WHERE node = ?", node); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
-	return gone, err
-}
-
-// errStaleNode marks a node index that covers more of a segment than the
-// segment has (the segment was replaced, say): its rows cannot be trusted,
-// but the file is sound, so it is not moved aside.
-var errStaleNode = errors.New("stale node index")
-
-// checkNode checks the node index attached as "node": integrity, journal
-// mode and schema.
-func checkNode(ctx context.Context, conn *sql.Conn) error {
-	if err := quickCheck(conn, "node"); err != nil {
-		return err
-	}
-	var mode, version string
-	if err := conn.QueryRowContext(ctx, "PRAGMA node.journal_mode").Scan(&mode); err != nil {
-		return err
-	}
-	if !strings.EqualFold(mode, "delete") {
-		return fmt.Errorf("node index journal mode is %q, not \"delete\"", mode)
-	}
-	err := conn.QueryRowContext(ctx, "SELECT value FROM node.meta WHERE key = 'schema'").Scan(&version)
-	if err != nil {
-		// Most likely an empty file, or one whose first writer has not
-		// committed yet: not broken, so not moved aside.
-		return err
-	}
-	if version != indexSchema {
-		return fmt.Errorf("%w: schema version %q, this metalab uses %q", errBadIndex, version, indexSchema)
-	}
-	return nil
 }
 
 // scanSegment reads segment name from offset from to its end into the store
@@ -709,122 +575,4 @@ func (s *Store) scanSegment(ctx context.Context, db *sql.DB, name string, from i
 		return &t, nil
 	}
 	return nil, nil
-}
-
-// dropCountsSQL forgets the counts kept in the store index; every
-// transaction of Collect that changes runs or attempts runs it.
-const dropCountsSQL = `DELETE FROM meta WHERE key = 'counts';`
-
-// storeCounts are the counts of a CollectReport that depend on the store
-// index's content only. Collect keeps them in the store index (meta
-// "counts"), so that a Collect that changes nothing reads them rather than
-// count a million rows again; every transaction that changes runs or
-// attempts drops them. Covered, the sum of the segments' covered bytes,
-// catches a store index changed by a metalab that does not know to drop
-// them: any new record moves it.
-type storeCounts struct {
-	Runs       int   `json:"runs"`
-	Completed  int   `json:"completed"`
-	Failed     int   `json:"failed"`
-	Cancelled  int   `json:"cancelled"`
-	Running    int   `json:"running"`
-	Duplicates int   `json:"duplicates"`
-	Covered    int64 `json:"covered"`
-}
-
-// counts fills in the counts of rep, and the torn lines found so far: from
-// the counts the store index keeps, or by counting, and then keeping them.
-func (s *Store) counts(ctx context.Context, db *sql.DB, rep *CollectReport) error {
-	var kept string
-	var covered int64
-	err := withRetry(ctx, func() error {
-		return db.QueryRowContext(ctx, `SELECT
-			(SELECT COALESCE(MAX(value), '') FROM meta WHERE key = 'counts'),
-			(SELECT COALESCE(SUM(indexed), 0) FROM segments)`).Scan(&kept, &covered)
-	})
-	if err != nil {
-		return err
-	}
-	var c storeCounts
-	if kept == "" || json.Unmarshal([]byte(kept), &c) != nil || c.Covered != covered {
-		if c, err = countRuns(ctx, db); err != nil {
-			return err
-		}
-		c.Covered = covered
-		b, _ := json.Marshal(c)
-		// Kept only if nothing changed the index since it was counted.
-		err := withRetry(ctx, func() error {
-			return inTx(db, func(tx *sql.Tx) error {
-				var now int64
-				if err := tx.QueryRow(`SELECT COALESCE(SUM(indexed), 0) FROM segments`).Scan(&now); err != nil || now != covered {
-					return err
-				}
-				_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('counts', ?)
-					ON CONFLICT (key) DO UPDATE SET value = excluded.value`, string(b))
-				return err
-			})
-		})
-		if err != nil {
-			return err
-		}
-	}
-	rep.Runs, rep.Completed, rep.Failed, rep.Cancelled, rep.Running = c.Runs, c.Completed, c.Failed, c.Cancelled, c.Running
-	rep.Duplicates = c.Duplicates
-
-	rows, err := db.QueryContext(ctx, `SELECT segment, "offset", length, reason FROM torn`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var t Torn
-		if err := rows.Scan(&t.Segment, &t.Offset, &t.Length, &t.Reason); err != nil {
-			return err
-		}
-		rep.Torn = append(rep.Torn, t)
-	}
-	return rows.Err()
-}
-
-// countRuns counts the run IDs of the store index by status, and the
-// duplicate completed records.
-func countRuns(ctx context.Context, db *sql.DB) (storeCounts, error) {
-	var c storeCounts
-	err := withRetry(ctx, func() error {
-		c = storeCounts{}
-		rows, err := db.QueryContext(ctx, "SELECT status, COUNT(*) FROM runs GROUP BY status")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var st Status
-			var n int
-			if err := rows.Scan(&st, &n); err != nil {
-				return err
-			}
-			c.Runs += n
-			switch st {
-			case StatusCompleted:
-				c.Completed = n
-			case StatusFailed:
-				c.Failed = n
-			case StatusCancelled:
-				c.Cancelled = n
-			case StatusRunning:
-				c.Running = n
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var completed int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM attempts WHERE status = 'completed'").Scan(&completed); err != nil {
-			return err
-		}
-		// Every run with a completed record has a completed winner.
-		c.Duplicates = completed - c.Completed
-		return nil
-	})
-	return c, err
 }

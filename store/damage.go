@@ -556,11 +556,6 @@ func dropOrphanStarts(tx *sql.Tx, ds []Damage) error {
 	return nil
 }
 
-// setCoverSQL sets how far the store index covers a segment, which it
-// holds from its start.
-const setCoverSQL = `INSERT INTO segments (name, base, indexed) VALUES (?, 0, ?)
-ON CONFLICT (name) DO UPDATE SET base = 0, indexed = excluded.indexed`
-
 // pointersInto lists the rows of the store index that point into segment
 // name.
 func pointersInto(ctx context.Context, db *sql.DB, name string) ([]pointer, error) {

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,6 +104,18 @@ INSERT INTO segments (name, base, indexed) VALUES (?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET
 	base = CASE WHEN segments.indexed = excluded.base THEN segments.base ELSE excluded.base END,
 	indexed = excluded.indexed`
+
+// coverSegmentSQL extends how far the store index covers a segment, which
+// it holds from its start; it never takes coverage back (setCoverSQL does,
+// for a segment that verifying found shorter).
+const coverSegmentSQL = `
+INSERT INTO main.segments (name, base, indexed) VALUES (?, 0, ?)
+ON CONFLICT (name) DO UPDATE SET indexed = excluded.indexed WHERE excluded.indexed > segments.indexed`
+
+// setCoverSQL sets how far the store index covers a segment, which it
+// holds from its start, up or down.
+const setCoverSQL = `INSERT INTO segments (name, base, indexed) VALUES (?, 0, ?)
+ON CONFLICT (name) DO UPDATE SET base = 0, indexed = excluded.indexed`
 
 // upsertBatch rows go into one statement of upsertRows: a call into SQLite
 // costs far more than the row it inserts (upserting a row at a time was a
@@ -200,6 +214,36 @@ func schemaVersion(ctx context.Context, db *sql.DB) (string, error) {
 		return err
 	})
 	return version, err
+}
+
+// errBadIndex marks an index file that SQLite can open but that is not a
+// usable metalab index.
+var errBadIndex = errors.New("not a usable metalab index")
+
+// moveAside renames a broken index, and its journal, which SQLite would
+// otherwise roll back into the new index of the same name.
+func moveAside(path string) error {
+	for _, p := range []string{path, path + "-journal"} {
+		if err := os.Rename(p, p+".corrupt"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: moving broken index aside: %w", err)
+		}
+	}
+	return nil
+}
+
+// quickCheck runs SQLite's quick integrity check on database schema of db's
+// connection.
+func quickCheck(q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, schema string) error {
+	var res string
+	if err := q.QueryRowContext(context.Background(), "PRAGMA "+schema+".quick_check(1)").Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return fmt.Errorf("%w: integrity check: %s", errBadIndex, res)
+	}
+	return nil
 }
 
 // indexRow is what an index keeps of one record.
