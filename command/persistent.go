@@ -304,8 +304,7 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 	if err != nil {
 		return out, fmt.Errorf("params: %w", err)
 	}
-	artName := pr.sl.next("artifacts")
-	pr.sl.runs++
+	artName := "artifacts-" + pr.sl.nextRun()
 	line, err := appendRequest(pr.line[:0], request{
 		RunID: rt.RunID, Params: paramsJSON, Seed: rt.Seeds.Seed(), NumpySeed: rt.Seeds.NumpySeed(""),
 		Replicate: rt.Seeds.Replicate, SeedBase: rt.Seeds.Base,

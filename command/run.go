@@ -132,8 +132,8 @@ type runFiles struct {
 // makeRunFiles creates the next run's capture file and artifact directory
 // in sl.
 func makeRunFiles(sl *slot) (*runFiles, error) {
-	f := &runFiles{capName: sl.next("capture") + ".jsonl", artName: sl.next("artifacts")}
-	sl.runs++
+	n := sl.nextRun()
+	f := &runFiles{capName: "capture-" + n + ".jsonl", artName: "artifacts-" + n}
 	var err error
 	if f.capFile, err = sl.root.OpenFile(f.capName, os.O_RDWR|os.O_CREATE|os.O_EXCL, safefs.FileCreate); err != nil {
 		return nil, err

@@ -118,11 +118,13 @@ func newScratch() (*slot, error) {
 	return &slot{path: path, root: root, info: info}, nil
 }
 
-// next returns a name for the run's file or directory kind, one no earlier
-// run of the slot used: a process that a run left behind and that writes
-// late reaches its own run's names, never the next run's.
-func (sl *slot) next(kind string) string {
-	return kind + "-" + strconv.Itoa(sl.runs)
+// nextRun numbers the slot's next run, for the names of its files: a
+// process that a run left behind and that writes late reaches its own
+// run's names, never the next run's.
+func (sl *slot) nextRun() string {
+	n := strconv.Itoa(sl.runs)
+	sl.runs++
+	return n
 }
 
 // check reports what a run did to the scratch directory itself: "" when
