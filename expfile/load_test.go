@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/command"
 	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/params"
@@ -153,23 +152,6 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if got, want := exp.Operation.(*command.Op).Dir(), dir; got != want {
 		t.Errorf("workdir %q, want the file's directory %q", got, want)
-	}
-}
-
-func TestLoadPersistentMode(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		mode       string
-		persistent bool
-	}{{"", false}, {"mode = \"per-run\"\n", false}, {"mode = \"persistent\"\n", true}} {
-		file := writeFile(t, dir, "m.toml", "name = \"m\"\ncommand = \"sh -c true\"\n"+tc.mode, 0o644)
-		exp, err := Load(file)
-		if err != nil {
-			t.Fatalf("%q: %v", tc.mode, err)
-		}
-		if _, got := exp.Operation.(*command.Persistent); got != tc.persistent {
-			t.Errorf("%q: operation %T, want persistent %v", tc.mode, exp.Operation, tc.persistent)
-		}
 	}
 }
 
@@ -387,123 +369,6 @@ func TestLoadUnreadable(t *testing.T) {
 		var e *Error
 		if !errors.As(err, &e) || !strings.Contains(e.Error(), tt.msg) || !strings.HasPrefix(e.Error(), tt.path+": cannot read") {
 			t.Errorf("%s: Load()=%v, want %q", tt.name, err, tt.msg)
-		}
-	}
-}
-
-// TestContextFileByContent checks that a copied data set keeps its run IDs:
-// a context file enters the fingerprint by content, not by path.
-func TestContextFileByContent(t *testing.T) {
-	exp := func(dir, data string) *launcher.Experiment {
-		writeFile(t, dir, "data/train.csv", data, 0o644)
-		f := writeFile(t, dir, "e.toml", "name = \"e\"\ncommand = [\"sh\"]\n[params.grid]\nn = [1]\n[context.files]\ntrain = \"data/train.csv\"\n", 0o644)
-		e, err := Load(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	id := func(e *launcher.Experiment) string {
-		p, err := launcher.NewPlan(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p.At(0).ID
-	}
-	a := id(exp(t.TempDir(), "1,2\n"))
-	b := id(exp(t.TempDir(), "1,2\n"))
-	c := id(exp(t.TempDir(), "1,3\n"))
-	if a != b {
-		t.Errorf("same content in another directory: run ID %s, want %s", b, a)
-	}
-	if a == c {
-		t.Errorf("different content: run ID %s unchanged", c)
-	}
-}
-
-func TestKeyLines(t *testing.T) {
-	src := `# comment
-name = "x"   # trailing
-"quoted key" = 1
-a.b.c = 2
-s = """
-multi
-line"""
-arr = [
-  1,       # one
-  { k = 3 },
-]
-[t]
-x = { y = 1, z = [4, 5] }
-[[aot]]
-v = 1
-[[aot]]
-v = 2
-[aot.sub]
-w = 3
-`
-	l := keyLines(src)
-	tests := []struct {
-		p    path
-		line int
-	}{
-		{path{"name"}, 2},
-		{path{"quoted key"}, 3},
-		{path{"a", "b", "c"}, 4},
-		{path{"s"}, 5},
-		{path{"arr"}, 8},
-		{path{"arr", "[0]"}, 9},
-		{path{"arr", "[1]", "k"}, 10},
-		{path{"t"}, 12},
-		{path{"t", "x", "z", "[1]"}, 13},
-		{path{"aot", "[0]", "v"}, 15},
-		{path{"aot", "[1]", "v"}, 17},
-		{path{"aot", "[1]", "sub", "w"}, 19},
-		{path{"t", "nothere"}, 12}, // falls back to the table
-		{path{"nothere"}, 0},
-	}
-	for _, tt := range tests {
-		if got := l.of(tt.p); got != tt.line {
-			t.Errorf("line of %s = %d, want %d", tt.p, got, tt.line)
-		}
-	}
-}
-
-func TestDidYouMean(t *testing.T) {
-	valid := []string{"name", "version", "command", "timeout", "retries"}
-	tests := []struct{ in, want string }{
-		{"comand", `did you mean "command"?`},
-		{"Version", `did you mean "version"?`},
-		{"retry", `did you mean "retries"?`},
-		{"zzzzzz", "valid keys here: command, name, retries, timeout, version"},
-	}
-	for _, tt := range tests {
-		if got := didYouMean(tt.in, valid); got != tt.want {
-			t.Errorf("didYouMean(%q)=%q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestLoadLimits(t *testing.T) {
-	const head = "name = \"x\"\ncommand = [\"sh\", \"-c\", \"true\"]\n"
-	tests := []struct {
-		content string
-		want    capture.Limits
-	}{
-		{"", capture.Limits{}},
-		{"max_artifact_size = \"1GiB\"\nmax_capture_line = \"1 MiB\"\nmax_capture_size = 5000\n",
-			capture.Limits{MaxArtifactSize: 1 << 30, MaxLine: 1 << 20, MaxCaptureSize: 5000}},
-		{"max_artifact_size = \"2.5GB\"\nmax_capture_line = \"64k\"\n",
-			capture.Limits{MaxArtifactSize: 2.5e9, MaxLine: 64 << 10}},
-	}
-	for _, tt := range tests {
-		file := writeFile(t, t.TempDir(), "exp.toml", head+tt.content, 0o644)
-		exp, err := Load(file)
-		if err != nil {
-			t.Fatalf("Load(%q): %v", tt.content, err)
-		}
-		if got := exp.Limits; got != tt.want {
-			t.Errorf("Load(%q).Limits=%+v, want %+v", tt.content, got, tt.want)
 		}
 	}
 }
