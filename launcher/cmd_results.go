@@ -17,10 +17,6 @@ type resultsOptions struct {
 	Status []string
 }
 
-func storeFlag() cli.Flag {
-	return &cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR`", Required: true}
-}
-
 func (a *App) cmdResults() *cli.Command {
 	return &cli.Command{
 		Name:  "results",
@@ -130,9 +126,4 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 		return err
 	}
 	return damageExit(a.Name, opts.Store, damage)
-}
-
-// writeFileAtomic writes a regular file whole or not at all.
-func writeFileAtomic(path string, fill func(io.Writer) error) error {
-	return store.WriteFileAtomic(path, 0o644, fill)
 }

@@ -64,6 +64,18 @@ func (s *Submission) JobIDs() []string {
 	return ids
 }
 
+// jobIDs lists the scheduler jobs of the submissions (only: of the one with
+// that ID), for one squeue, sacct or scancel call over all of them.
+func jobIDs(subs []*Submission, only string) []string {
+	var ids []string
+	for _, s := range subs {
+		if only == "" || s.ID == only {
+			ids = append(ids, s.JobIDs()...)
+		}
+	}
+	return ids
+}
+
 func newSubmissionID(now time.Time) string {
 	var b [3]byte
 	rand.Read(b[:])
