@@ -42,7 +42,7 @@ func (a *App) experiment(target string) (*Experiment, error) {
 	if a.isExperimentFile(target) {
 		exp, err := a.LoadFile(target)
 		if err != nil {
-			return nil, inputErr(err, hintOf(err))
+			return nil, inputErr(err, "")
 		}
 		return exp, nil
 	}

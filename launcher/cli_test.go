@@ -147,3 +147,33 @@ func TestIsExperimentFile(t *testing.T) {
 		}
 	}
 }
+
+func TestExperimentByName(t *testing.T) {
+	one := []Experiment{{Name: "a"}}
+	two := []Experiment{{Name: "a"}, {Name: "b"}}
+	tests := []struct {
+		name   string
+		exps   []Experiment
+		target string
+		want   string // the experiment's name, or the hint of the error
+	}{
+		{"the only one", one, "", "a"},
+		{"by name", two, "b", "b"},
+		{"none named", two, "", "hint: name one of: a, b"},
+		{"unknown", two, "c", "hint: name one of: a, b"},
+		{"none at all", nil, "", "hint: usage: metalab run EXPERIMENT.toml"},
+	}
+	for _, tt := range tests {
+		a := &App{Name: "metalab", Experiments: tt.exps}
+		exp, err := a.experiment(tt.target)
+		got := ""
+		if err != nil {
+			got = "hint: " + hintOf(err)
+		} else {
+			got = exp.Name
+		}
+		if got != tt.want {
+			t.Errorf("%s: experiment(%q)=%q, want %q", tt.name, tt.target, got, tt.want)
+		}
+	}
+}

@@ -119,7 +119,7 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
-			return fmt.Errorf("%w\nhint: run the same command again to resume", runErr)
+			return &exitError{code: ExitInterrupted, err: runErr, hint: "run the same command again to resume"}
 		}
 		return runErr
 	}

@@ -131,8 +131,8 @@ func (a *App) exit(err error) int {
 		msg = a.Name + ": " + msg
 	}
 	fmt.Fprintln(a.Stderr, msg)
-	if ee != nil && ee.hint != "" {
-		fmt.Fprintln(a.Stderr, "hint: "+ee.hint)
+	if h := hintOf(err); h != "" {
+		fmt.Fprintln(a.Stderr, "hint: "+h)
 	}
 	return code
 }
@@ -140,32 +140,52 @@ func (a *App) exit(err error) int {
 // errSilent: the command already told the user; exit 1 without a message.
 var errSilent = errors.New("silent failure")
 
-// exitError carries an exit code and a hint for the user.
+// hinter is an error that says what the user can do about it. It is the
+// one way a hint reaches the user: [App.exit] prints the hint of the first
+// error in the chain that has one, on a line of its own after the message,
+// so that Error() says what went wrong and nothing else.
+type hinter interface {
+	Hint() string
+}
+
+// hintOf returns the hint of the first error in err's chain that has one,
+// or "".
+func hintOf(err error) string {
+	var h hinter
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	return ""
+}
+
+// exitError gives an error an exit code and, optionally, a hint.
 type exitError struct {
 	code int
 	err  error
-	hint string
+	hint string // "": the hint of err, if any
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// Hint is the exitError's own hint, or else that of the error it wraps (an
+// experiment file's error names the fix itself).
+func (e *exitError) Hint() string {
+	if e.hint != "" {
+		return e.hint
+	}
+	return hintOf(e.err)
+}
+
+// usageErr is bad usage: exit 2, with a hint.
 func usageErr(hint, format string, args ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...), hint: hint}
 }
 
+// inputErr is bad input (an experiment file, a setting): exit 2, with a
+// hint ("" for err's own).
 func inputErr(err error, hint string) error {
 	return &exitError{code: ExitUsage, err: err, hint: hint}
-}
-
-// hintOf returns the hint that an error from a loader carries through a
-// Hint() string method, or "".
-func hintOf(err error) string {
-	var h interface{ Hint() string }
-	if errors.As(err, &h) {
-		return h.Hint()
-	}
-	return ""
 }
 
 func isUsage(err error) bool {
