@@ -160,25 +160,52 @@ func formatValue(v any) string {
 // WriteCSV writes one row per run with a header row (see the README for the
 // columns). pandas.read_csv reads it as is.
 func (r *Results) WriteCSV(w io.Writer) error {
-	cols := columns(r.list())
-	cw := csv.NewWriter(w)
-	row := make([]string, len(cols))
-	for i, c := range cols {
-		row[i] = c.header
-	}
-	if err := cw.Write(row); err != nil {
+	cw, err := newCSVExport(w, columns(r.list()))
+	if err != nil {
 		return err
 	}
 	for _, run := range r.list() {
-		for i, c := range cols {
-			row[i] = cell(run, c)
-		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.write(run); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.flush()
+}
+
+// csvExport writes a CSV export: the header row of its columns, then a row
+// per run. [Results.WriteCSV] and the streamed export of a store both
+// write through it, so that their bytes agree.
+type csvExport struct {
+	cw   *csv.Writer
+	cols []column
+	row  []string // reused for every row
+}
+
+// newCSVExport writes the header row of cols to w: each column's header,
+// as [columnsOf] names them.
+func newCSVExport(w io.Writer, cols []column) (*csvExport, error) {
+	e := &csvExport{cw: csv.NewWriter(w), cols: cols, row: make([]string, len(cols))}
+	for i, c := range cols {
+		e.row[i] = c.header
+	}
+	if err := e.cw.Write(e.row); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// write writes the row of run.
+func (e *csvExport) write(run *Record) error {
+	for i, c := range e.cols {
+		e.row[i] = cell(run, c)
+	}
+	return e.cw.Write(e.row)
+}
+
+// flush writes what the csv.Writer buffers, and reports its first error.
+func (e *csvExport) flush() error {
+	e.cw.Flush()
+	return e.cw.Error()
 }
 
 // WriteJSONL writes each run's full record as one JSON object a line.
