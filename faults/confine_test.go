@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metalab-hpc/metalab/expfile"
-	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -177,42 +175,4 @@ replicates = 2
 	}
 	figures(t, "modes=%d runs=%d failed_as_documented=%d victim_changed=0 sweep_seconds=%.1f",
 		len(expect), 2*len(expect), failed, elapsed.Seconds())
-}
-
-// winners reads the winning record of each run of a store's segments,
-// grouped by the value of param.
-func winners(t *testing.T, expFile, st, param string) map[string][]*store.Record {
-	t.Helper()
-	e, err := expfile.Load(expFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := launcher.NewPlan(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := map[string]string{}
-	for i := range plan.Len() {
-		value[plan.At(i).ID] = fmt.Sprint(plan.At(i).Params[param])
-	}
-	best := map[string]*store.Record{}
-	files, _ := filepath.Glob(filepath.Join(st, "segments", "*.jsonl"))
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store.ReadSegment(fh, func(r *store.Record, _ int64, _ int) error {
-			if old := best[r.RunID]; old == nil || r.Beats(old) {
-				best[r.RunID] = r
-			}
-			return nil
-		})
-		fh.Close()
-	}
-	out := map[string][]*store.Record{}
-	for id, r := range best {
-		out[value[id]] = append(out[value[id]], r)
-	}
-	return out
 }

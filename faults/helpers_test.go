@@ -236,3 +236,51 @@ func combined(cmd *exec.Cmd) (string, error) {
 	err := cmd.Run()
 	return b.String(), err
 }
+
+// winningRecords returns the winning record (see store.Record.Beats) of
+// each run ID in a store's segments, read directly, without its indexes.
+func winningRecords(t *testing.T, st string) map[string]*store.Record {
+	t.Helper()
+	best := map[string]*store.Record{}
+	files, _ := filepath.Glob(filepath.Join(st, "segments", "*.jsonl"))
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = store.ReadSegment(fh, func(r *store.Record, _ int64, _ int) error {
+			if old := best[r.RunID]; old == nil || r.Beats(old) {
+				best[r.RunID] = r
+			}
+			return nil
+		})
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	return best
+}
+
+// winners groups the winning records of a store by the value of param in
+// the experiment file's plan.
+func winners(t *testing.T, expFile, st, param string) map[string][]*store.Record {
+	t.Helper()
+	e, err := expfile.Load(expFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := launcher.NewPlan(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := map[string]string{}
+	for i := range plan.Len() {
+		value[plan.At(i).ID] = fmt.Sprint(plan.At(i).Params[param])
+	}
+	out := map[string][]*store.Record{}
+	for id, r := range winningRecords(t, st) {
+		out[value[id]] = append(out[value[id]], r)
+	}
+	return out
+}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metalab-hpc/metalab/expfile"
-	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -75,32 +73,9 @@ mode = ["hang", "fork", "daemon", "flood", "signal"]
 	}
 
 	// The winning record of each mode.
-	e, err := expfile.Load(exp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := launcher.NewPlan(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mode := map[string]string{}
-	for i := range plan.Len() {
-		mode[plan.At(i).ID] = plan.At(i).Params.String("mode")
-	}
 	recs := map[string]*store.Record{}
-	files, _ := filepath.Glob(filepath.Join(st, "segments", "*.jsonl"))
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store.ReadSegment(fh, func(r *store.Record, _ int64, _ int) error {
-			if old := recs[mode[r.RunID]]; old == nil || r.Beats(old) {
-				recs[mode[r.RunID]] = r
-			}
-			return nil
-		})
-		fh.Close()
+	for mode, rs := range winners(t, exp, st, "mode") {
+		recs[mode] = rs[0]
 	}
 	expect := map[string]struct {
 		status store.Status

@@ -76,7 +76,7 @@ func TestSignalsEndASweepOfStubbornRuns(t *testing.T) {
 				if code := cmd.ProcessState.ExitCode(); code != 130 {
 					t.Errorf("exit code %d, want 130 (interrupted):\n%s", code, out.String())
 				}
-				sc := scanSegmentsAll(t, st)
+				sc := winningRecords(t, st)
 				for id, r := range sc {
 					if r.Status != store.StatusCancelled || r.Metrics["started"] != 1 {
 						t.Errorf("run %s: %s %v, want cancelled with what it captured", id, r.Status, r.Metrics)
@@ -101,26 +101,4 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// scanSegmentsAll returns the winning record of each run in a store's
-// segments.
-func scanSegmentsAll(t *testing.T, st string) map[string]*store.Record {
-	t.Helper()
-	best := map[string]*store.Record{}
-	files, _ := filepath.Glob(filepath.Join(st, "segments", "*.jsonl"))
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store.ReadSegment(fh, func(r *store.Record, _ int64, _ int) error {
-			if old := best[r.RunID]; old == nil || r.Beats(old) {
-				best[r.RunID] = r
-			}
-			return nil
-		})
-		fh.Close()
-	}
-	return best
 }
