@@ -25,15 +25,6 @@ type collectOptions struct {
 	MaxFailures int
 }
 
-// collectResult is what collect reports.
-type collectResult struct {
-	store.CollectReport
-	Planned      int      `json:"planned"`
-	MissingIDs   []string `json:"missing_ids,omitempty"` // not completed nor failed: never run, cancelled, or cut off
-	FailedIDs    []string `json:"failed_ids,omitempty"`
-	ExhaustedIDs []string `json:"exhausted_ids,omitempty"` // failed --max-failures times: not resubmitted
-}
-
 func (a *App) cmdCollect() *cli.Command {
 	return &cli.Command{
 		Name:      "collect",
@@ -74,82 +65,12 @@ func (a *App) cmdCollect() *cli.Command {
 }
 
 func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOptions, out io.Writer) error {
-	st, err := store.OpenExisting(opts.Store)
+	res, re, err := collectRuns(ctx, collectRequest{
+		Store: opts.Store, Verify: opts.Verify, Target: opts.Target, Experiment: a.experiment, MaxFailures: opts.MaxFailures,
+	})
 	if err != nil {
 		return err
 	}
-	collect := st.Collect
-	if opts.Verify {
-		collect = st.Verify
-	}
-	rep, err := collect(ctx)
-	if err != nil {
-		st.Close()
-		return err
-	}
-	res := collectResult{CollectReport: rep}
-	target := opts.Target
-	if target == "" {
-		subs, err := listSubmissions(st.Dir())
-		if err != nil {
-			st.Close()
-			return err
-		}
-		if len(subs) > 0 {
-			target = subs[len(subs)-1].Target
-		}
-	}
-	var exp *Experiment
-	var resubmit []int
-	if target != "" {
-		if exp, err = a.experiment(target); err != nil {
-			st.Close()
-			return err
-		}
-		plan, err := NewPlan(exp)
-		if err != nil {
-			st.Close()
-			return err
-		}
-		statuses, err := st.Statuses()
-		if err != nil {
-			st.Close()
-			return err
-		}
-		failures, err := st.FailedAttempts()
-		if err != nil {
-			st.Close()
-			return err
-		}
-		res.Planned = plan.Len()
-		seen := make(map[string]bool, plan.Len())
-		for i := 0; i < plan.Len(); i++ {
-			id := plan.At(i).ID
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			switch statuses[id] {
-			case store.StatusCompleted:
-				continue
-			case store.StatusFailed:
-				res.FailedIDs = append(res.FailedIDs, id)
-				limit := opts.MaxFailures
-				if limit <= 0 {
-					limit = 3 * (1 + exp.Retries)
-				}
-				if failures[id] >= limit {
-					res.ExhaustedIDs = append(res.ExhaustedIDs, id)
-					continue
-				}
-			default:
-				res.MissingIDs = append(res.MissingIDs, id)
-			}
-			resubmit = append(resubmit, i)
-		}
-	}
-	st.Close()
-
 	if opts.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -157,21 +78,21 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 			return err
 		}
 	} else {
-		printCollect(out, a.Name, res, target != "")
+		printCollect(out, a.Name, res, re != nil)
 	}
-	if opts.Resubmit {
-		if exp == nil {
-			return usageErr(fmt.Sprintf("usage: %s collect --store DIR --resubmit EXPERIMENT", a.Name),
-				"no submission in %s says which experiment to resubmit", opts.Store)
-		}
-		if len(resubmit) == 0 {
-			fmt.Fprintln(out, "nothing to resubmit")
-			return nil
-		}
-		fmt.Fprintf(out, "resubmitting %d runs\n", len(resubmit))
-		return a.runSubmit(ctx, log, submitOptions{Target: target, Store: opts.Store, only: resubmit}, out)
+	if !opts.Resubmit {
+		return nil
 	}
-	return nil
+	if re == nil {
+		return usageErr(fmt.Sprintf("usage: %s collect --store DIR --resubmit EXPERIMENT", a.Name),
+			"no submission in %s says which experiment to resubmit", opts.Store)
+	}
+	if len(re.Only) == 0 {
+		fmt.Fprintln(out, "nothing to resubmit")
+		return nil
+	}
+	fmt.Fprintf(out, "resubmitting %d runs\n", len(re.Only))
+	return a.runSubmit(ctx, log, submitOptions{Target: re.Target, Store: opts.Store, only: re.Only}, out)
 }
 
 func printCollect(out io.Writer, name string, r collectResult, withPlan bool) {
