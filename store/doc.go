@@ -12,13 +12,18 @@
 //	DIR/segments/<writer>.jsonl   records, one JSON object a line, append-only,
 //	                              exactly one writer process per segment
 //	DIR/artifacts/<run_id>/       artifact files of one run (see [Store.ArtifactDir])
-//	DIR/logs/                     worker logs
+//	DIR/logs/<writer>-s<slot>.*   output of the runs of one worker slot ([SlotLogName])
+//	DIR/logs/slurm/               SLURM's job logs ([SlurmLogDir])
+//	DIR/locks/                    an entry per holder of the store's lock ([Store.Lock])
 //	DIR/index/nodes/<node>.sqlite per-node index, written by that node's writers
 //	DIR/index/store.sqlite        index of the whole store, built by [Store.Collect]
+//	DIR/index/**/*.corrupt        a broken index (and its journal), moved aside by Collect
 //	DIR/index/collect-state.json  what the last Collect left, to skip unchanged indexes
 //	DIR/index/damaged.json        damaged ranges of segments that Collect found
 //	DIR/index/suspect-<seg>.json  a reader's request to verify a segment
-//	DIR/submissions/, DIR/bin/, DIR/tmp/
+//	DIR/submissions/<id>/         a SLURM submission: its record and scripts ([SubmissionDir])
+//	DIR/bin/                      pinned copies of the binary submissions run ([BinDir])
+//	DIR/tmp/
 //
 // [Open] creates the tree. [Store.Bind] writes the manifest once, and from
 // then on refuses a different experiment identity with an [*IdentityError].
@@ -108,4 +113,20 @@
 // [Status.Rank] (completed > failed > cancelled > running), and among equal
 // ranks the one with the later [Record.When]; see [Record.Beats]. Both the
 // node indexes and the store index apply this rule in SQL.
+//
+// # Files
+//
+//   - store.go: [Open], the layout and its paths; manifest.go: [Store.Bind];
+//     existing.go: [OpenExisting]; lock.go: [Store.Lock].
+//   - record.go: [Record] and its [Status]; encode.go: a record's JSON
+//     line, fast; scan.go: [ScanRecordKeys], reading a line's keys back.
+//   - writer.go: the [Writer] and its group commits; segment.go:
+//     [ReadSegment] and torn lines.
+//   - index.go: the SQLite indexes: schema, opening, upserts, retries.
+//   - collect.go: [Store.Collect], step by step; merge.go: merging node
+//     indexes; damage.go: damaged ranges, readers' notes, verifying
+//     segments and repairing the index; counts.go: the counts the store
+//     index keeps; collectstate.go: what one Collect leaves for the next.
+//   - query.go: reading the index ([Store.Statuses], [Snapshot]).
+//   - atomic.go: [WriteFileAtomic]; testing.go: [TestStore].
 package store
