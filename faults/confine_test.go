@@ -88,17 +88,7 @@ mode = [` + strings.Join(modes, ", ") + `]
 [seeds]
 replicates = 2
 `
-	if err := os.WriteFile(filepath.Join(dir, "op.sh"), []byte(confineOp), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exp := filepath.Join(dir, "confine.toml")
-	if err := os.WriteFile(exp, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "store")
-	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "2")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "VICTIM="+victim)
+	cmd, exp, st := sweepCmd(t, bin, dir, "confine", confineOp, toml, 2, "TMPDIR="+tmp, "VICTIM="+victim)
 	start := time.Now()
 	out, err := combined(cmd)
 	elapsed := time.Since(start)

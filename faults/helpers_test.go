@@ -284,3 +284,23 @@ func winners(t *testing.T, expFile, st, param string) map[string][]*store.Record
 	}
 	return out
 }
+
+// sweepCmd writes op (as op.sh) and toml (as NAME.toml) into dir and
+// returns the command that runs them into dir/store with workers workers,
+// quietly, env added to the environment; and the paths of the experiment
+// file and the store.
+func sweepCmd(t *testing.T, bin, dir, name, op, toml string, workers int, env ...string) (cmd *exec.Cmd, exp, st string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "op.sh"), []byte(op), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exp = filepath.Join(dir, name+".toml")
+	if err := os.WriteFile(exp, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st = filepath.Join(dir, "store")
+	cmd = exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", fmt.Sprint(workers))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	return cmd, exp, st
+}

@@ -53,12 +53,7 @@ mode = ["tagged", "noenv"]
 [seeds]
 replicates = 5
 `
-	os.WriteFile(filepath.Join(dir, "op.sh"), []byte(lateOp), 0o755)
-	exp := filepath.Join(dir, "late.toml")
-	os.WriteFile(exp, []byte(toml), 0o644)
-	st := filepath.Join(dir, "store")
-	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "1")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "PIDS_DIR="+pids)
+	cmd, exp, st := sweepCmd(t, bin, dir, "late", lateOp, toml, 1, "TMPDIR="+tmp, "PIDS_DIR="+pids)
 	out, err := combined(cmd)
 	if err != nil {
 		t.Fatalf("metalab run: %v\n%s", err, out)
@@ -162,12 +157,7 @@ mode = "persistent"
 [params.grid]
 i = [1, 2, 3, 4, 5, 6]
 `
-	os.WriteFile(filepath.Join(dir, "op.sh"), []byte(latePersistentOp), 0o755)
-	exp := filepath.Join(dir, "latep.toml")
-	os.WriteFile(exp, []byte(toml), 0o644)
-	st := filepath.Join(dir, "store")
-	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "1")
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	cmd, exp, st := sweepCmd(t, bin, dir, "latep", latePersistentOp, toml, 1, "TMPDIR="+dir)
 	out, err := combined(cmd)
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
@@ -225,12 +215,7 @@ max_capture_size = "20MiB"
 [params.grid]
 mode = ["line", "lines"]
 `
-	os.WriteFile(filepath.Join(dir, "op.sh"), []byte(floodCaptureOp), 0o755)
-	exp := filepath.Join(dir, "flood.toml")
-	os.WriteFile(exp, []byte(toml), 0o644)
-	st := filepath.Join(dir, "store")
-	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "1")
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	cmd, exp, st := sweepCmd(t, bin, dir, "flood", floodCaptureOp, toml, 1, "TMPDIR="+dir)
 	out, err := combined(cmd)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {

@@ -50,16 +50,7 @@ timeout = "2s"
 [params.grid]
 mode = ["hang", "fork", "daemon", "flood", "signal"]
 `
-	if err := os.WriteFile(filepath.Join(dir, "op.sh"), []byte(hostileOp), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exp := filepath.Join(dir, "hostile.toml")
-	if err := os.WriteFile(exp, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "store")
-	cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "5")
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir, "PIDS_DIR="+pids)
+	cmd, exp, st := sweepCmd(t, bin, dir, "hostile", hostileOp, toml, 5, "TMPDIR="+dir, "PIDS_DIR="+pids)
 	start := time.Now()
 	out, err := combined(cmd)
 	elapsed := time.Since(start)

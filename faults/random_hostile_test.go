@@ -166,13 +166,7 @@ func TestRandomHostileOperations(t *testing.T) {
 		}
 		toml := fmt.Sprintf("name = %q\nversion = \"1\"\ncommand = [\"sh\", \"op.sh\"]\ntimeout = \"20s\"\n%s\n[params.grid]\ni = [%s]\n",
 			name, modeLine, strings.Join(xs, ", "))
-		os.WriteFile(filepath.Join(sdir, "op.sh"), []byte(op), 0o755)
-		exp := filepath.Join(sdir, name+".toml")
-		os.WriteFile(exp, []byte(toml), 0o644)
-		st := filepath.Join(sdir, "store")
-		cmd := exec.Command(bin, "run", exp, "--store", st, "--progress", "quiet", "--no-table", "--workers", "2")
-		cmd.Dir = sdir
-		cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "VICTIM="+victim, "ACTIONS="+actions)
+		cmd, exp, st := sweepCmd(t, bin, sdir, name, op, toml, 2, "TMPDIR="+tmp, "VICTIM="+victim, "ACTIONS="+actions)
 		start := time.Now()
 		out, err := combined(cmd)
 		res := sweepResult{runs: n, seconds: time.Since(start).Seconds()}
