@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/metalab-hpc/metalab/store"
 )
 
 type statusOptions struct {
@@ -18,42 +16,8 @@ type statusOptions struct {
 	JSON     bool
 	Watch    bool
 	Interval time.Duration
-}
-
-// storeStatus is what a store, and at most one scheduler call, say about a
-// sweep.
-type storeStatus struct {
-	Experiment string `json:"experiment"`
-	Version    string `json:"version"`
-	Store      string `json:"store"`
-	Total      int    `json:"total"`
-	Completed  int    `json:"completed"`
-	Failed     int    `json:"failed"`
-	Cancelled  int    `json:"cancelled"`
-	Running    int    `json:"running"`
-	Pending    int    `json:"pending"`
-	// Lost counts the runs whose records this status's collect found lost
-	// to a damaged segment (see collect); they are counted as pending now.
-	Lost      int              `json:"lost,omitempty"`
-	Scheduler *schedulerStatus `json:"scheduler,omitempty"`
-}
-
-// schedulerStatus counts the array tasks of the store's submissions that the
-// scheduler still holds.
-type schedulerStatus struct {
-	Jobs         int    `json:"jobs"`
-	TasksPending int    `json:"tasks_pending"`
-	TasksRunning int    `json:"tasks_running"`
-	Error        string `json:"error,omitempty"`
-	// Accounting, once no job is left in the queue: how the tasks ended,
-	// from sacct, or a note that the cluster keeps no accounting.
-	Accounting *accountingStatus `json:"accounting,omitempty"`
-}
-
-type accountingStatus struct {
-	Enabled bool           `json:"enabled"`
-	States  map[string]int `json:"task_states,omitempty"` // COMPLETED, FAILED, TIMEOUT, ...
-	Error   string         `json:"error,omitempty"`
+	// after waits between refreshes; nil is time.After.
+	after func(time.Duration) <-chan time.Time
 }
 
 func (a *App) cmdStatus() *cli.Command {
@@ -86,146 +50,35 @@ func (a *App) cmdStatus() *cli.Command {
 	}
 }
 
-func readStoreStatus(ctx context.Context, dir string) (storeStatus, error) {
-	st, err := store.OpenExisting(dir)
-	if err != nil {
-		return storeStatus{}, err
-	}
-	defer st.Close()
-	var s storeStatus
-	s.Store = st.Dir()
-	m, err := st.Manifest()
-	if err != nil {
-		return s, err
-	}
-	if m != nil {
-		s.Experiment, s.Version = m.Experiment, m.Version
-		var spec struct {
-			Runs int `json:"runs"`
-		}
-		_ = json.Unmarshal(m.Spec, &spec)
-		s.Total = spec.Runs
-	}
-	// Collect counts the runs by status in SQL; a Collect that finds
-	// nothing new reuses the counts of the last one.
-	rep, err := st.Collect(ctx)
-	if err != nil {
-		return s, err
-	}
-	s.Completed, s.Failed, s.Cancelled, s.Running = rep.Completed, rep.Failed, rep.Cancelled, rep.Running
-	s.Lost = rep.Lost
-	known := s.Completed + s.Failed + s.Cancelled + s.Running
-	if s.Total < known {
-		s.Total = known
-	}
-	s.Pending = s.Total - known
-	return s, nil
-}
-
-// schedulerState asks the scheduler, in one squeue call, about the jobs of
-// every submission in the store. nil: the store has no submission.
-func (a *App) schedulerState(ctx context.Context, dir string) *schedulerStatus {
-	subs, err := listSubmissions(dir)
-	if err != nil || len(subs) == 0 {
-		return nil
-	}
-	var ids []string
-	for _, s := range subs {
-		ids = append(ids, s.JobIDs()...)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	ss := &schedulerStatus{}
-	jobs, err := a.slurmClient().Queue(ctx, ids)
-	if err != nil {
-		ss.Error = err.Error()
-		return ss
-	}
-	seen := map[string]bool{}
-	for _, j := range jobs {
-		if j.State.Finished() {
-			continue
-		}
-		seen[j.ArrayJobID] = true
-		n := 1
-		if j.IsArray() {
-			n = len(j.ArrayTasks)
-		}
-		if j.State == "RUNNING" || j.State == "COMPLETING" || j.State == "CONFIGURING" {
-			ss.TasksRunning += n
-		} else {
-			ss.TasksPending += n
-		}
-	}
-	ss.Jobs = len(seen)
-	if ss.Jobs == 0 {
-		ss.Accounting = a.accountingState(ctx, ids)
-	}
-	return ss
-}
-
-// accountingState asks sacct, once, how the tasks of jobs that have left
-// the queue ended. Without accounting (no slurmdbd) it says so.
-func (a *App) accountingState(ctx context.Context, ids []string) *accountingStatus {
-	recs, ok, err := a.slurmClient().Accounting(ctx, ids)
-	switch {
-	case err != nil:
-		return &accountingStatus{Enabled: true, Error: err.Error()}
-	case !ok:
-		return &accountingStatus{Enabled: false}
-	}
-	acc := &accountingStatus{Enabled: true, States: map[string]int{}}
-	for _, r := range recs {
-		if r.Step != "" {
-			continue
-		}
-		acc.States[string(r.State)] += max(len(r.ArrayTasks), 1)
-	}
-	return acc
-}
-
 func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) error {
-	interval := max(opts.Interval, 10*time.Second)
+	base := max(opts.Interval, 10*time.Second)
+	interval := base
+	after := opts.after
+	if after == nil {
+		after = time.After
+	}
+	client := a.slurmClient()
 	var last storeStatus
 	for first := true; ; first = false {
-		s, err := readStoreStatus(ctx, opts.Store)
+		s, err := readStatus(ctx, opts.Store, client)
 		if err != nil {
 			return err
 		}
 		warnLost(a.Stderr, a.Name, opts.Store, s.Lost)
-		s.Scheduler = a.schedulerState(ctx, opts.Store)
 		if err := printStatus(out, s, opts.JSON); err != nil {
 			return err
 		}
 		if !opts.Watch || s.Scheduler == nil || (s.Scheduler.Error == "" && s.Scheduler.Jobs == 0) {
 			return nil
 		}
-		// Back off while nothing changes: a sweep of days needs no refresh
-		// every 10 s, and every refresh costs the scheduler a call.
-		if !first && statusEqual(s, last) {
-			interval = min(interval*3/2, 5*time.Minute)
-		} else {
-			interval = max(opts.Interval, 10*time.Second)
-		}
+		interval = nextRefresh(interval, base, first || !statusEqual(s, last))
 		last = s
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(interval):
+		case <-after(interval):
 		}
 	}
-}
-
-func statusEqual(a, b storeStatus) bool {
-	if (a.Scheduler == nil) != (b.Scheduler == nil) {
-		return false
-	}
-	if a.Scheduler != nil && *a.Scheduler != *b.Scheduler {
-		return false
-	}
-	a.Scheduler, b.Scheduler = nil, nil
-	return a == b
 }
 
 func printStatus(out io.Writer, s storeStatus, asJSON bool) error {
