@@ -6,9 +6,13 @@ import (
 	"io"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/metalab-hpc/metalab/store"
 )
+
+type cancelOptions struct {
+	Store string
+	// Submission, if set, cancels only the jobs of this submission.
+	Submission string
+}
 
 func (a *App) cmdCancel() *cli.Command {
 	return &cli.Command{
@@ -23,26 +27,15 @@ func (a *App) cmdCancel() *cli.Command {
 			&cli.StringFlag{Name: "submission", Usage: "only this submission `ID`"},
 		},
 		Action: func(c *cli.Context) error {
-			return a.runCancel(c.Context, c.String("store"), c.String("submission"), a.Stdout)
+			return a.runCancel(c.Context, cancelOptions{Store: c.String("store"), Submission: c.String("submission")}, a.Stdout)
 		},
 	}
 }
 
-func (a *App) runCancel(ctx context.Context, dir, only string, out io.Writer) error {
-	st, err := store.OpenExisting(dir)
+func (a *App) runCancel(ctx context.Context, opts cancelOptions, out io.Writer) error {
+	ids, err := submittedJobs(opts.Store, opts.Submission)
 	if err != nil {
 		return err
-	}
-	st.Close()
-	subs, err := listSubmissions(dir)
-	if err != nil {
-		return err
-	}
-	var ids []string
-	for _, s := range subs {
-		if only == "" || s.ID == only {
-			ids = append(ids, s.JobIDs()...)
-		}
 	}
 	if len(ids) == 0 {
 		fmt.Fprintln(out, "no submitted jobs to cancel")

@@ -76,6 +76,21 @@ func jobIDs(subs []*Submission, only string) []string {
 	return ids
 }
 
+// submittedJobs lists the scheduler jobs of the submissions of the store at
+// dir (only: of the one with that ID).
+func submittedJobs(dir, only string) ([]string, error) {
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		return nil, err
+	}
+	st.Close()
+	subs, err := listSubmissions(dir)
+	if err != nil {
+		return nil, err
+	}
+	return jobIDs(subs, only), nil
+}
+
 func newSubmissionID(now time.Time) string {
 	var b [3]byte
 	rand.Read(b[:])
