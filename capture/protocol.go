@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -129,7 +130,7 @@ func parseLine(line []byte) (Event, error) {
 		return Event{}, errors.New("names no kind (want a \"metric\", \"data\", \"artifact\" or \"log\" key)")
 	}
 	for key := range obj {
-		if key != string(kind) && !contains(allowedKeys[kind], key) {
+		if key != string(kind) && !slices.Contains(allowedKeys[kind], key) {
 			return Event{}, fmt.Errorf("%s line has an unknown key %q (it takes %s)", kind, key, keyList(kind))
 		}
 	}
@@ -277,16 +278,7 @@ func replaceNonFinite(line []byte) ([]byte, []string) {
 
 func isOtherKey(key string) bool {
 	for _, keys := range allowedKeys {
-		if contains(keys, key) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
+		if slices.Contains(keys, key) {
 			return true
 		}
 	}
