@@ -160,19 +160,8 @@ func (s *scanner) document() {
 			s.mark(table)
 			s.restOfLine()
 		default:
-			keys := s.key()
-			if len(keys) == 0 {
-				s.restOfLine()
-				break
-			}
-			full := table
-			for _, k := range keys {
-				full = full.key(k)
-				s.mark(full)
-			}
-			s.space(false)
-			if s.peek("=") {
-				s.i++
+			full, ok, eq := s.keyAssign(table)
+			if ok && eq {
 				s.value(full)
 			}
 			s.restOfLine()
@@ -185,6 +174,26 @@ func (s *scanner) document() {
 
 // resolve inserts the current element index after every prefix of a header
 // that names an array of tables, as [a.b] after [[a]] means a's last element.
+// keyAssign reads a (dotted) key of table p, marking the line of each of
+// its prefixes, and the '=' after it. It returns the key's path, whether
+// there was a key, and whether an '=' followed.
+func (s *scanner) keyAssign(p path) (full path, ok, eq bool) {
+	keys := s.key()
+	if len(keys) == 0 {
+		return p, false, false
+	}
+	full = p
+	for _, k := range keys {
+		full = full.key(k)
+		s.mark(full)
+	}
+	s.space(false)
+	if eq = s.peek("="); eq {
+		s.i++
+	}
+	return full, true, eq
+}
+
 func (s *scanner) resolve(keys []string) path {
 	var p path
 	for j, k := range keys {
@@ -317,19 +326,10 @@ func (s *scanner) value(p path) {
 				s.i++
 				return
 			}
-			keys := s.key()
-			if len(keys) == 0 {
+			full, ok, _ := s.keyAssign(p)
+			if !ok {
 				s.i++
 				return
-			}
-			full := p
-			for _, k := range keys {
-				full = full.key(k)
-				s.mark(full)
-			}
-			s.space(false)
-			if s.peek("=") {
-				s.i++
 			}
 			s.value(full)
 			s.space(true)
