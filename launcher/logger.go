@@ -12,6 +12,21 @@ import (
 const (
 	fieldStore = "store"
 	fieldRunID = "run_id"
+
+	// A worker's shard.
+	fieldSubmission = "submission"
+	fieldArray      = "array"
+	fieldTask       = "task"
+	fieldEnd        = "end"    // when the task's time is up
+	fieldMargin     = "margin" // before the end, when no run starts any more
+
+	// Counts of runs.
+	fieldRuns       = "runs"
+	fieldCompleted  = "completed"
+	fieldFailed     = "failed"
+	fieldCancelled  = "cancelled"
+	fieldSkipped    = "skipped"
+	fieldNotStarted = "not_started"
 )
 
 // NewLogger returns the logger metalab uses: human-readable on a terminal,

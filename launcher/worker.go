@@ -1,0 +1,133 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/metalab-hpc/metalab/slurm"
+	"github.com/metalab-hpc/metalab/store"
+)
+
+// shardRequest is what one SLURM array task runs: its shard of a
+// submission.
+type shardRequest struct {
+	Store string
+	Sub   *Submission
+	Exp   *Experiment
+	Array int
+	Task  int
+	// Workers is how many runs execute at once; 0 means the task's CPUs,
+	// else [slurm] cpus_per_task, else 1.
+	Workers int
+	// Env is where the task runs, as SLURM says.
+	Env slurm.TaskEnv
+	// Progress receives a progress line a minute.
+	Progress io.Writer
+	// Name is the program's name, for the store's lock.
+	Name string
+	// Started is when the task started, for the stop time.
+	Started time.Time
+}
+
+// runShard runs the shard of an array task, skipping the runs the store has
+// as completed, waits for it and logs how it went. The experiment must still be the one
+// submitted. Its segment is named after the node, the job, the task and
+// the restart, so that a requeued task writes a new one. It stops starting
+// runs a margin before the task's time limit.
+func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status, error) {
+	started, sub, env := req.Started, req.Sub, req.Env
+	plan, err := NewPlan(req.Exp)
+	if err != nil {
+		return Status{}, err
+	}
+	if plan.Manifest().Identity != sub.Identity {
+		return Status{}, inputErr(fmt.Errorf("experiment %s changed since submission %s (identity %.12s, submitted %.12s)",
+			sub.Target, sub.ID, plan.Manifest().Identity, sub.Identity),
+			"submit the changed experiment into a new store")
+	}
+	layout, err := loadLayout(req.Store, sub.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	indexes, err := layout.Shard(req.Array, req.Task)
+	if err != nil {
+		return Status{}, err
+	}
+	workers := req.Workers
+	if workers <= 0 {
+		workers = env.CPUsPerTask
+	}
+	if workers <= 0 {
+		workers = max(req.Exp.Slurm.CPUsPerTask, 1)
+	}
+	jobID := env.ArrayJob()
+	if jobID == "" {
+		jobID = "local"
+	}
+	node := runHost(env)
+	stopAt := stopDispatchAt(started, env.EndTime, req.Exp, log)
+	h, err := start(ctx, req.Exp, Options{
+		Store:            req.Store,
+		Workers:          workers,
+		Logger:           &log,
+		Progress:         req.Progress,
+		ProgressMode:     "lines",
+		ProgressInterval: time.Minute,
+		Writer: store.WriterOptions{
+			Name: fmt.Sprintf("%s-j%s_%d-r%d", safeName(node), safeName(jobID), req.Task, env.RestartCount),
+			Node: node,
+		},
+		Select:         func(*Plan) ([]int, error) { return indexes, nil },
+		StopDispatchAt: stopAt,
+		LockWait:       workerLockWait(started, stopAt),
+		worker:         true,
+		plan:           plan,
+		lockPurpose:    fmt.Sprintf("%s worker of submission %s (job %s, array %d, task %d)", req.Name, sub.ID, jobID, req.Array, req.Task),
+		lockGroup:      sub.ID,
+	})
+	if err != nil {
+		return Status{}, err
+	}
+	_, err = h.Result()
+	s := h.Status()
+	log.Info().Str(fieldSubmission, sub.ID).Int(fieldArray, req.Array).Int(fieldTask, req.Task).
+		Int(fieldRuns, s.Total).Int(fieldCompleted, s.Completed).Int(fieldFailed, s.Failed).
+		Int(fieldCancelled, s.Cancelled).Int(fieldSkipped, s.Skipped).Int(fieldNotStarted, s.Pending).Msg("shard done")
+	return s, err
+}
+
+// workerLockWait is how long a worker waits for a local sweep that holds the
+// store: long enough for a local sweep killed with its node to go stale
+// (store.DefaultLockStale) and for a submit to finish, not so long that a
+// task spends its allocation waiting, and never past its stop time.
+func workerLockWait(now, stopAt time.Time) time.Duration {
+	wait := store.DefaultLockStale + time.Minute
+	if !stopAt.IsZero() {
+		wait = min(wait, stopAt.Sub(now))
+	}
+	// Options.LockWait: 0 refuses at once, and negative would wait for ever.
+	return max(wait, 0)
+}
+
+// stopDispatchAt is when a task stops starting runs: a margin before its
+// end, jobEnd (zero when SLURM does not say: 22.05 sets no
+// SLURM_JOB_END_TIME), else estimated from the task's start and the [slurm]
+// time limit.
+func stopDispatchAt(started, jobEnd time.Time, exp *Experiment, log zerolog.Logger) time.Time {
+	end := jobEnd
+	if limit, err := exp.Slurm.TimeLimit(); end.IsZero() && err == nil && limit > 0 {
+		end = started.Add(limit)
+	}
+	if end.IsZero() {
+		return time.Time{}
+	}
+	// Two minutes, or a tenth of a short time limit: room to record the
+	// interrupted runs and exit before SLURM kills the task.
+	margin := min(2*time.Minute, end.Sub(started)/10)
+	log.Debug().Time(fieldEnd, end).Dur(fieldMargin, margin).Msg("time limit known")
+	return end.Add(-margin)
+}
