@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
 	"github.com/metalab-hpc/metalab/slurm"
@@ -107,16 +109,17 @@ func testApp(exp Experiment, sched *stubScheduler) (*App, *bytes.Buffer) {
 }
 
 // sweepExp is a Go experiment of n points x = 0, 1, ... times 2
-// replicates whose runs fail where x is in fail.
+// replicates whose runs record the metric y = x, and fail where x is in
+// fail.
 func sweepExp(name string, n int, fail ...int) Experiment {
 	return Experiment{
 		Name: name, Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(n)},
-		Operation: Op(func(p params.Point) error {
-			for _, f := range fail {
-				if fmt.Sprint(p["x"]) == fmt.Sprint(f) {
-					return fmt.Errorf("x=%d fails", f)
-				}
+		Operation: Op(func(p params.Point, c capture.Capture) error {
+			x := int(p.Int("x"))
+			if slices.Contains(fail, x) {
+				return fmt.Errorf("x=%d fails", x)
 			}
+			c.Metric("y", float64(x))
 			return nil
 		}),
 	}
