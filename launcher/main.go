@@ -22,6 +22,7 @@ const (
 	ExitOK          = 0   // all runs completed
 	ExitRunsFailed  = 1   // some runs failed, or an operation error stopped the sweep
 	ExitUsage       = 2   // bad usage or bad input (experiment file, params, store)
+	ExitDamaged     = 3   // a command printed what it could read of a damaged store
 	ExitInterrupted = 130 // cancelled by SIGINT or SIGTERM; the store resumes
 )
 
@@ -29,6 +30,7 @@ const exitCodesHelp = `EXIT CODES:
    0    all runs completed
    1    some runs failed (their errors are in the results)
    2    bad usage or bad input: experiment file, params, or a store of another experiment
+   3    a damaged store: the command printed what it could read; 'collect' repairs the indexes
    130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
 
 // App is the metalab command line. The metalab binary and a Go user's own

@@ -105,10 +105,6 @@ func loadResults(ctx context.Context, st *store.Store) (*Results, store.CollectR
 	return res, rep, err
 }
 
-// ExitDamaged is the exit code of a command that printed what it could read
-// of a store whose damaged segments kept some records from being read.
-const ExitDamaged = 3
-
 // damageHelp is the part of the help of the commands that read records
 // about a damaged store.
 const damageHelp = "A damaged store (a segment overwritten or cut after its records were indexed):\n" +
