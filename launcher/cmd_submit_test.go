@@ -175,11 +175,13 @@ func TestRunSubmitRecords(t *testing.T) {
 }
 
 // TestRunSubmitDryRunCreatesNothing: a dry run into a new directory leaves
-// no store behind and asks the scheduler only for its configuration, and
-// tolerates its silence.
+// no store behind, not even a scratch one, asks the scheduler only for its
+// configuration, and tolerates its silence.
 func TestRunSubmitDryRunCreatesNothing(t *testing.T) {
 	exp := sweepExp("dry", 3)
 	dir := filepath.Join(t.TempDir(), "st")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	sched := newStubScheduler(t, map[string]string{"scontrol": recorded(t, "stderr/scontrol_show_config_down.txt") + " >&2; exit 1"})
 	app, _ := testApp(exp, sched)
 	var out bytes.Buffer
@@ -188,6 +190,9 @@ func TestRunSubmitDryRunCreatesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("dry run created %s: %v", dir, err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("dry run left %s in the temporary directory", left[0].Name())
 	}
 	if !strings.Contains(out.String(), "dry run: nothing submitted") {
 		t.Errorf("output:\n%s", out.String())

@@ -50,6 +50,7 @@ type preparedSubmission struct {
 	req      submitRequest
 	client   *slurm.Client
 	st       *store.Store
+	scratch  string // a dry run's empty store in place of one that does not exist, removed by Close
 	plan     *Plan
 	storeDir string // absolute
 
@@ -90,11 +91,11 @@ func prepareSubmission(ctx context.Context, log zerolog.Logger, client *slurm.Cl
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStoreFor(storeDir, plan, req.DryRun)
+	st, scratch, err := openStoreFor(storeDir, plan, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	p := &preparedSubmission{req: req, client: client, st: st, plan: plan, storeDir: storeDir}
+	p := &preparedSubmission{req: req, client: client, st: st, scratch: scratch, plan: plan, storeDir: storeDir}
 	if err := p.prepare(ctx, log); err != nil {
 		p.Close()
 		return nil, err
@@ -173,7 +174,13 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 
 // Close closes the store.
 func (p *preparedSubmission) Close() error {
-	return p.st.Close()
+	err := p.st.Close()
+	if p.scratch != "" {
+		if rerr := os.RemoveAll(p.scratch); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // submit binds the store to the experiment, records the submission (its
@@ -244,31 +251,34 @@ func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob
 }
 
 // openStoreFor opens the store for a plan, refusing one of another
-// experiment. A dry run creates nothing.
-func openStoreFor(dir string, plan *Plan, dryRun bool) (*store.Store, error) {
+// experiment. A dry run creates nothing: of a store that does not exist
+// yet, it opens an empty one in a scratch directory, which the caller
+// removes.
+func openStoreFor(dir string, plan *Plan, dryRun bool) (st *store.Store, scratch string, err error) {
 	if dryRun && !fileExists(store.ManifestPath(dir)) {
-		tmp, err := os.MkdirTemp("", "metalab-dry-run-")
+		scratch, err := os.MkdirTemp("", "metalab-dry-run-")
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		st, err := store.Open(tmp)
+		st, err := store.Open(scratch)
 		if err != nil {
-			return nil, err
+			os.RemoveAll(scratch)
+			return nil, "", err
 		}
-		return st, nil
+		return st, scratch, nil
 	}
-	st, err := store.Open(dir)
+	st, err = store.Open(dir)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if m, err := st.Manifest(); err == nil && m != nil && m.Identity != plan.Manifest().Identity {
 		// Bind reports the mismatch with both identities.
 		if err := st.Bind(plan.Manifest()); err != nil {
 			st.Close()
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return st, nil
+	return st, "", nil
 }
 
 // refuseActive refuses to submit while earlier submissions still have jobs
