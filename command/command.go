@@ -14,6 +14,13 @@ import (
 	"github.com/metalab-hpc/metalab/launcher"
 )
 
+// Log field names, fixed so that JSON logs can be queried.
+const (
+	fieldWarning   = "warning"
+	fieldLateRunID = "late_run_id" // a run that wrote after it had ended
+	fieldLines     = "lines"
+)
+
 // DefaultGrace is how long a run's process group has to exit after SIGTERM
 // (on a timeout or a cancellation) before it gets SIGKILL.
 const DefaultGrace = 10 * time.Second

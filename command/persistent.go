@@ -427,7 +427,7 @@ func reportLate(rt *launcher.Runtime, late map[string]int) {
 	for run, n := range late {
 		msg := fmt.Sprintf("rejected %d capture line(s) that run %s wrote after it had ended", n, run)
 		rt.Recorder().Warn(msg)
-		rt.Logger.Warn().Str("late_run_id", run).Int("lines", n).Msg(msg)
+		rt.Logger.Warn().Str(fieldLateRunID, run).Int(fieldLines, n).Msg(msg)
 	}
 }
 

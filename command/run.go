@@ -79,7 +79,7 @@ func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
 	rt.Annotate(out.annotate)
 	if rec := rt.Recorder(); rec != nil {
 		for _, w := range rec.Result().Warnings {
-			rt.Logger.Warn().Str("warning", w).Msg("capture warning")
+			rt.Logger.Warn().Str(fieldWarning, w).Msg("capture warning")
 		}
 	}
 	return err

@@ -107,7 +107,7 @@ func TestDamageExit(t *testing.T) {
 		de.Noted = tt.noted
 		err := damageExit("prog", "st", fmt.Errorf("reading: %w", de))
 		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != ExitDamaged || !strings.HasPrefix(ee.hint, tt.want) {
+		if !errors.As(err, &ee) || ee.code != ExitDamaged || !strings.HasPrefix(ee.Hint(), tt.want) {
 			t.Errorf("damageExit(noted=%t)=%#v, want exit %d and a hint that begins %q", tt.noted, err, ExitDamaged, tt.want)
 		}
 	}

@@ -39,27 +39,29 @@
 //
 // # On a SLURM cluster
 //
-// `metalab submit` (cmd_submit.go) plans the sweep on the login node, drops
-// the runs the store has, groups the rest into shards (package shard) and
+// `metalab submit` (submit.go) plans the sweep on the login node, drops the
+// runs the store has, groups the rest into shards (package shard) and
 // renders sbatch array scripts (package templates) that run the same
-// binary, pinned in the store, as `metalab worker` (cmd_worker.go). Each
-// array task runs its shard with [Run] as a worker: it reads where it runs
-// from slurm.TaskEnv, stops starting runs before its time limit, and writes
-// a segment of its own. `metalab collect` merges the node indexes and
-// reports what is missing (--resubmit submits it again); `metalab status`
-// adds what squeue and sacct say of the submission's jobs (package slurm),
-// and `metalab cancel` cancels them. A [Submission] records each submit in
-// the store.
+// binary, pinned in the store, as `metalab worker` (worker.go). Each array
+// task runs its shard as a worker sweep: it reads where it runs from
+// slurm.TaskEnv, stops starting runs before its time limit, and writes a
+// segment of its own. `metalab collect` (collect.go) merges the node
+// indexes and reports what is missing (--resubmit submits it again);
+// `metalab status` (status.go) adds what squeue and sacct say of the
+// submission's jobs (package slurm), and `metalab cancel` cancels them. A
+// [Submission] records each submit in the store.
 //
 // # The command line
 //
 // [Main] gives a Go program the whole command line for the experiments
 // compiled into it; the metalab binary (the repository's main.go) is an
 // [App] that also loads experiment files. Both answer the same commands,
-// one file each: run, submit, worker, collect, status, results, summary,
-// logs and cancel. A command's file builds an options struct from its
-// flags and calls one function that returns an error; [App] turns errors
-// into exit codes and messages in one place.
+// one cmd_<name>.go each: run, submit, worker, collect, status, results,
+// summary, logs and cancel. A command's file builds an options struct from
+// its flags and calls one function that returns an error, tested with a
+// buffer and a stand-in scheduler; cli.go holds what commands share. [App]
+// turns errors into exit codes and messages in one place, with the hint of
+// any error in the chain that has a Hint method.
 //
 // # Exit codes
 //

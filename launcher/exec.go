@@ -88,13 +88,21 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) err
 			}
 		}()
 	}
+	stopped := func() bool {
+		if ctx.Err() == nil {
+			x.log.Warn().Time(fieldStopAt, stopAt).Msg("near the time limit: starting no more runs")
+		}
+		return false
+	}
 	todo.each(func(i int) bool {
+		// Checked first: when a worker is free too, select would pick
+		// either at random, and start a run past the stop time.
+		if dispatchCtx.Err() != nil {
+			return stopped()
+		}
 		select {
 		case <-dispatchCtx.Done():
-			if ctx.Err() == nil {
-				x.log.Warn().Time("stop_at", stopAt).Msg("near the time limit: starting no more runs")
-			}
-			return false
+			return stopped()
 		case jobs <- i:
 			return true
 		}
@@ -105,7 +113,7 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) err
 	// command) ends them with the sweep.
 	if c, ok := x.exp.Operation.(io.Closer); ok {
 		if err := c.Close(); err != nil {
-			x.log.Warn().Str("error", err.Error()).Msg("closing the operation")
+			x.log.Warn().Str(fieldError, err.Error()).Msg("closing the operation")
 		}
 	}
 	return x.err
@@ -122,7 +130,7 @@ func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
 			return err
 		}
 		if status == store.StatusFailed && attempt < x.exp.Retries && ctx.Err() == nil {
-			x.log.Warn().Str(fieldRunID, spec.ID).Int("attempt", attempt+1).Msg("run failed; retrying")
+			x.log.Warn().Str(fieldRunID, spec.ID).Int(fieldAttempt, attempt+1).Msg("run failed; retrying")
 			continue
 		}
 		switch status {
@@ -212,7 +220,7 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 		fn(end)
 	}
 	if end.Status == store.StatusFailed {
-		x.log.Warn().Str(fieldRunID, spec.ID).Int("attempt", attempt+1).Str("error", firstLine(end.Error)).Msg("run failed")
+		x.log.Warn().Str(fieldRunID, spec.ID).Int(fieldAttempt, attempt+1).Str(fieldError, firstLine(end.Error)).Msg("run failed")
 	}
 	if err := x.w.Append(end); err != nil {
 		return "", err

@@ -101,8 +101,8 @@ func TestSecondSweepOfAStore(t *testing.T) {
 						t.Errorf("error %q does not say %q", err, want)
 					}
 				}
-				if !strings.Contains(ee.hint, "--wait") {
-					t.Errorf("hint %q does not mention --wait", ee.hint)
+				if !strings.Contains(ee.Hint(), "--wait") {
+					t.Errorf("hint %q does not mention --wait", ee.Hint())
 				}
 			}
 			close(g.gate)

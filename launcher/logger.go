@@ -10,8 +10,17 @@ import (
 
 // Log field names, fixed so that JSON logs can be queried.
 const (
-	fieldStore = "store"
-	fieldRunID = "run_id"
+	fieldStore   = "store"
+	fieldRunID   = "run_id"
+	fieldError   = "error"
+	fieldAttempt = "attempt" // 1 for a run's first try
+	fieldWorkers = "workers"
+	fieldStopAt  = "stop_at" // when a task stops starting runs
+
+	// A process named in a message (the holder of a lock).
+	fieldHost  = "host"
+	fieldPID   = "pid"
+	fieldEntry = "entry"
 
 	// A worker's shard.
 	fieldSubmission = "submission"
@@ -27,6 +36,8 @@ const (
 	fieldCancelled  = "cancelled"
 	fieldSkipped    = "skipped"
 	fieldNotStarted = "not_started"
+	fieldToRun      = "to_run"
+	fieldDuplicates = "duplicates"
 )
 
 // NewLogger returns the logger metalab uses: human-readable on a terminal,

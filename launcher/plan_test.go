@@ -276,7 +276,7 @@ func TestCheckPlanTime(t *testing.T) {
 				}
 			}
 			var ee *exitError
-			if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(ee.hint, "--max-plan-time") || !errors.Is(err, ErrInvalidExperiment) {
+			if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(ee.Hint(), "--max-plan-time") || !errors.Is(err, ErrInvalidExperiment) {
 				t.Errorf("error %#v: want exit code %d, an invalid experiment and a hint naming --max-plan-time", err, ExitUsage)
 			}
 		})

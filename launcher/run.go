@@ -248,7 +248,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	// The plan's grid encoding served the dedup pass; the runs need At.
 	plan.dropIDs()
 	if dups > 0 {
-		log.Warn().Int("duplicates", dups).Msg("the param source produced identical points; each runs once")
+		log.Warn().Int(fieldDuplicates, dups).Msg("the param source produced identical points; each runs once")
 	}
 	w, err := st.NewWriter(o.Writer)
 	if err != nil {
@@ -286,8 +286,8 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	go func() {
 		defer close(h.done)
 		defer cancel(nil)
-		log.Info().Int("runs", total).Int("skipped", skipped).Int("to_run", todo.Len()).
-			Int("workers", o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
+		log.Info().Int(fieldRuns, total).Int(fieldSkipped, skipped).Int(fieldToRun, todo.Len()).
+			Int(fieldWorkers, o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
 		prog.start()
 		runErr := x.run(ctx, &todo, o.StopDispatchAt)
 		prog.stop()
@@ -297,7 +297,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		// Released once the records are written: a sweep that starts now
 		// finds them.
 		if err := lock.Release(); err != nil {
-			log.Warn().Str("error", err.Error()).Msg("the store's lock entry is left; the next sweep on this host removes it")
+			log.Warn().Str(fieldError, err.Error()).Msg("the store's lock entry is left; the next sweep on this host removes it")
 		}
 		var res *Results
 		if !o.worker {
@@ -315,8 +315,8 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		}
 		h.res, h.err = res, runErr
 		s := h.Status()
-		log.Info().Int("completed", s.Completed).Int("failed", s.Failed).Int("cancelled", s.Cancelled).
-			Int("skipped", s.Skipped).Msg("sweep ended")
+		log.Info().Int(fieldCompleted, s.Completed).Int(fieldFailed, s.Failed).Int(fieldCancelled, s.Cancelled).
+			Int(fieldSkipped, s.Skipped).Msg("sweep ended")
 	}()
 	return h, nil
 }
@@ -355,7 +355,7 @@ func lockStore(ctx context.Context, st *store.Store, exp *Experiment, o Options,
 		return nil, err
 	}
 	for _, h := range lock.TookOver() {
-		log.Warn().Str(fieldStore, st.Dir()).Str("host", h.Host).Int("pid", h.PID).Str("entry", h.Entry).
+		log.Warn().Str(fieldStore, st.Dir()).Str(fieldHost, h.Host).Int(fieldPID, h.PID).Str(fieldEntry, h.Entry).
 			Msg("took over the store's lock from a process that died holding it")
 	}
 	return lock, nil

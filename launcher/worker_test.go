@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ func TestWorkerRunsItsShardOnce(t *testing.T) {
 		t.Fatalf("worker executed %d runs, want the %d of task 1", got, len(want))
 	}
 	for _, i := range want {
-		if !contains(executed, plan.At(i).ID) {
+		if !slices.Contains(executed, plan.At(i).ID) {
 			t.Errorf("run %s of the shard did not execute", plan.At(i).ID)
 		}
 	}
@@ -160,7 +161,7 @@ func TestWorkersAndLocalSweepsExclude(t *testing.T) {
 				if got := len(executed); got != len(want) {
 					t.Errorf("worker executed %d runs, want the %d of task 1", got, len(want))
 				}
-			case !errors.As(err, &ee) || !strings.Contains(err.Error(), "the holder") || !strings.Contains(ee.hint, tt.want):
+			case !errors.As(err, &ee) || !strings.Contains(err.Error(), "the holder") || !strings.Contains(ee.Hint(), tt.want):
 				t.Errorf("got %v (hint %q), want the holder named and a hint with %q", err, hintOfExit(ee), tt.want)
 			case len(executed) != 0:
 				t.Errorf("%d runs executed while refused", len(executed))
@@ -174,15 +175,6 @@ func hintOfExit(e *exitError) string {
 		return ""
 	}
 	return e.hint
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func TestStopDispatchAt(t *testing.T) {

@@ -105,7 +105,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	if errors.As(err, &ce) && ce.Stderr == "" {
 		// scontrol ping reports DOWN on stdout.
 		ce.Stderr = strings.TrimSpace(firstLine(string(out)))
-		ce.Hint = hint(ce)
+		ce.Advice = hint(ce)
 	}
 	return err
 }
@@ -183,7 +183,7 @@ func (c *Client) run(ctx context.Context, path string, args ...string) ([]byte, 
 		case cerr != nil:
 			ce.Err = cerr
 		}
-		ce.Hint = hint(ce)
+		ce.Advice = hint(ce)
 		err = ce
 	}
 	if c.Trace != nil {
@@ -198,7 +198,7 @@ type CommandError struct {
 	ExitCode int      // -1 if it did not exit normally (not found, timed out, killed)
 	Stderr   string   // trimmed
 	Err      error    // from os/exec, or wrapping context.DeadlineExceeded
-	Hint     string   // what to check, or ""
+	Advice   string   // what to check, or "": see [CommandError.Hint]
 }
 
 func (e *CommandError) Error() string {
@@ -210,12 +210,12 @@ func (e *CommandError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Stderr)
 	}
-	if e.Hint != "" {
-		b.WriteString("\nhint: ")
-		b.WriteString(e.Hint)
-	}
 	return b.String()
 }
+
+// Hint is what the user can check ("" if nothing useful): printed on a line
+// of its own after the message, as every metalab hint is.
+func (e *CommandError) Hint() string { return e.Advice }
 
 func (e *CommandError) Unwrap() error { return e.Err }
 

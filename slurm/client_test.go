@@ -122,7 +122,7 @@ func TestClientErrors(t *testing.T) {
 				_, err := c.Queue(ctx, []string{"1", "2"})
 				return err
 			},
-			want: []string{"/tool --noheader '--format=%i|%A|%F|%K|%T|%r|%N|%j' --jobs=1,2: exit status 1: slurm_load_jobs error: Unable to contact slurm controller (connect failure)\nhint: "},
+			want: []string{"/tool --noheader '--format=%i|%A|%F|%K|%T|%r|%N|%j' --jobs=1,2: exit status 1: slurm_load_jobs error: Unable to contact slurm controller (connect failure)"},
 			hint: "is slurmctld running? try `scontrol ping`",
 		},
 		{
@@ -179,13 +179,16 @@ func TestClientErrors(t *testing.T) {
 			if got, want := ce.ExitCode, 1; got != want {
 				t.Errorf("ExitCode=%d, want %d", got, want)
 			}
-			if got, want := ce.Hint, tt.hint; got != want {
+			if got, want := ce.Hint(), tt.hint; got != want {
 				t.Errorf("Hint=%q, want %q", got, want)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Error()=%q, want it to contain %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "hint") {
+				t.Errorf("Error()=%q carries the hint, which Hint() gives", err)
 			}
 		})
 	}
@@ -240,7 +243,7 @@ func TestClientConfigAndPing(t *testing.T) {
 	down, _ := fakeTool(t, "scontrol_ping_down.txt", "", 1, "")
 	err = (&Client{Scontrol: down}).Ping(ctx)
 	var ce *CommandError
-	if !errors.As(err, &ce) || ce.Stderr != "Slurmctld(primary) at vm is DOWN" || ce.Hint == "" {
+	if !errors.As(err, &ce) || ce.Stderr != "Slurmctld(primary) at vm is DOWN" || ce.Hint() == "" {
 		t.Errorf("Ping() down=%#v, want the DOWN line and a hint", err)
 	}
 }
@@ -263,7 +266,7 @@ func TestClientTimeout(t *testing.T) {
 	if got, want := ce.ExitCode, -1; got != want {
 		t.Errorf("ExitCode=%d, want %d", got, want)
 	}
-	if !strings.Contains(err.Error(), "timed out after 200ms") || ce.Hint == "" {
+	if !strings.Contains(err.Error(), "timed out after 200ms") || ce.Hint() == "" {
 		t.Errorf("Error()=%q, want a timeout and a hint", err)
 	}
 	if !reflect.DeepEqual(traced, []string{path}) {
@@ -290,7 +293,7 @@ func TestClientTimeoutMaxJobCount(t *testing.T) {
 	if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Submit() error=%v, want a timeout", err)
 	}
-	if !strings.Contains(ce.Stderr, "temporarily unable to accept job") || !strings.Contains(ce.Hint, "MaxJobCount") {
+	if !strings.Contains(ce.Stderr, "temporarily unable to accept job") || !strings.Contains(ce.Hint(), "MaxJobCount") {
 		t.Errorf("Submit() error=%q, want sbatch's message and a MaxJobCount hint", err)
 	}
 }
@@ -299,12 +302,12 @@ func TestClientNotFound(t *testing.T) {
 	c := &Client{Squeue: filepath.Join(t.TempDir(), "squeue")}
 	_, err := c.Queue(context.Background(), []string{"1"})
 	var ce *CommandError
-	if !errors.As(err, &ce) || !strings.Contains(ce.Hint, "check the configured path") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "check the configured path") {
 		t.Fatalf("Queue() with a missing squeue=%v, want an install hint", err)
 	}
 	c = &Client{Squeue: "metalab-no-such-squeue"}
 	_, err = c.Queue(context.Background(), []string{"1"})
-	if !errors.As(err, &ce) || !strings.Contains(ce.Hint, "put metalab-no-such-squeue on PATH") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "put metalab-no-such-squeue on PATH") {
 		t.Fatalf("Queue() with squeue not in PATH=%v, want a PATH hint", err)
 	}
 }

@@ -214,7 +214,7 @@ func TestIntegrationLimitsAndUnknownJobs(t *testing.T) {
 	// Index MaxArraySize-1 is the largest sbatch takes.
 	_, err = c.Submit(ctx, "", "--hold", "--output=/dev/null", fmt.Sprintf("--array=%d", cfg.MaxArraySize), "--wrap=true")
 	var ce *CommandError
-	if !errors.As(err, &ce) || !strings.Contains(ce.Hint, "MaxArraySize") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "MaxArraySize") {
 		t.Errorf("Submit(--array=MaxArraySize)=%v, want a CommandError with a MaxArraySize hint", err)
 	}
 	id := submit(t, c, "--hold", "--output=/dev/null", fmt.Sprintf("--array=%d", cfg.MaxArraySize-1), "--wrap=true")

@@ -36,10 +36,14 @@ type IdentityError struct {
 }
 
 func (e *IdentityError) Error() string {
-	return fmt.Sprintf("store %s belongs to experiment %q version %q (identity %s), not to experiment %q version %q (identity %s)\n"+
-		"hint: use another --store directory, or the same experiment definition",
+	return fmt.Sprintf("store %s belongs to experiment %q version %q (identity %s), not to experiment %q version %q (identity %s)",
 		e.Dir, e.Have.Experiment, e.Have.Version, shortID(e.Have.Identity),
 		e.Want.Experiment, e.Want.Version, shortID(e.Want.Identity))
+}
+
+// Hint is what the user can do about it.
+func (e *IdentityError) Hint() string {
+	return "use another --store directory, or the same experiment definition"
 }
 
 func shortID(id string) string {
@@ -63,16 +67,22 @@ type FormatError struct {
 func (e *FormatError) Error() string {
 	switch {
 	case e.Format > FormatVersion:
-		return fmt.Sprintf("store %s was written by a newer metalab (format %d; this one reads up to %d)\n"+
-			"hint: upgrade metalab to use this store", e.Dir, e.Format, FormatVersion)
+		return fmt.Sprintf("store %s was written by a newer metalab (format %d; this one reads up to %d)", e.Dir, e.Format, FormatVersion)
 	case e.Missing:
-		return fmt.Sprintf("store %s: %s has no \"format\" (want a store format from 1 to %d)\n"+
-			"hint: metalab always writes it, so the manifest was edited or damaged; if this metalab wrote the store, add \"format\": %d to it",
-			e.Dir, e.Path, FormatVersion, FormatVersion)
+		return fmt.Sprintf("store %s: %s has no \"format\" (want a store format from 1 to %d)", e.Dir, e.Path, FormatVersion)
 	}
-	return fmt.Sprintf("store %s: %s has \"format\": %d (want a store format from 1 to %d)\n"+
-		"hint: metalab never writes a format below 1, so the manifest was edited or damaged; if this metalab wrote the store, set \"format\": %d",
-		e.Dir, e.Path, e.Format, FormatVersion, FormatVersion)
+	return fmt.Sprintf("store %s: %s has \"format\": %d (want a store format from 1 to %d)", e.Dir, e.Path, e.Format, FormatVersion)
+}
+
+// Hint is what the user can do about it.
+func (e *FormatError) Hint() string {
+	switch {
+	case e.Format > FormatVersion:
+		return "upgrade metalab to use this store"
+	case e.Missing:
+		return fmt.Sprintf("metalab always writes it, so the manifest was edited or damaged; if this metalab wrote the store, add \"format\": %d to it", FormatVersion)
+	}
+	return fmt.Sprintf("metalab never writes a format below 1, so the manifest was edited or damaged; if this metalab wrote the store, set \"format\": %d", FormatVersion)
 }
 
 // Manifest reads the store's manifest. A store that has none yet (no [Store.Bind]

@@ -85,10 +85,12 @@ func TestIdentityErrorMessage(t *testing.T) {
 		Have: Manifest{Experiment: "a", Version: "1", Identity: "1234abcd5678ef90"},
 		Want: Manifest{Experiment: "b", Version: "2", Identity: "99990000aaaabbbb"},
 	}
-	want := `store /scratch/st belongs to experiment "a" version "1" (identity 1234abcd…), not to experiment "b" version "2" (identity 99990000…)` +
-		"\nhint: use another --store directory, or the same experiment definition"
+	want := `store /scratch/st belongs to experiment "a" version "1" (identity 1234abcd…), not to experiment "b" version "2" (identity 99990000…)`
 	if got := e.Error(); got != want {
 		t.Errorf("Error()=\n%s\nwant\n%s", got, want)
+	}
+	if got, want := e.Hint(), "use another --store directory, or the same experiment definition"; got != want {
+		t.Errorf("Hint()=%q, want %q", got, want)
 	}
 }
 
@@ -211,11 +213,10 @@ func TestManifestBadFormat(t *testing.T) {
 			if !errors.As(err, &fe) {
 				t.Fatalf("Open()=%v, want a *FormatError", err)
 			}
-			msg, hint, ok := strings.Cut(err.Error(), "\nhint: ")
-			if got, want := msg, "store "+dir+": "+path+" "+tt.want; got != want {
+			if got, want := err.Error(), "store "+dir+": "+path+" "+tt.want; got != want {
 				t.Errorf("Open() error:\n%s\nwant\n%s", got, want)
 			}
-			if !ok || !strings.Contains(hint, `"format": 1`) {
+			if hint := fe.Hint(); !strings.Contains(hint, `"format": 1`) {
 				t.Errorf("Open() error has hint %q, want one that says how to fix the format", hint)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "segments")); err == nil {

@@ -98,8 +98,8 @@ func TestOpenRefusesNewerFormat(t *testing.T) {
 		t.Fatalf("Open()=%v, want a *FormatError", err)
 	}
 	want := fmt.Sprintf("store %s was written by a newer metalab (format 2; this one reads up to 1)", dir)
-	if got := err.Error(); !strings.HasPrefix(got, want+"\nhint: ") {
-		t.Errorf("Open() error:\n%s\nwant it to begin with\n%s\nand have a hint", got, want)
+	if got := err.Error(); got != want || fe.Hint() == "" {
+		t.Errorf("Open() error:\n%s (hint %q)\nwant\n%s\nand a hint", got, fe.Hint(), want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "segments")); err == nil {
 		t.Errorf("Open created segments/ in a store it refused")
