@@ -103,17 +103,10 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 		}
 		return damageExit(a.Name, opts.Store, damage)
 	}
-	st, err := store.OpenExisting(opts.Store)
+	res, damage, err := a.readStoreResults(opts.Store, errOut)
 	if err != nil {
 		return err
 	}
-	res, rep, err := loadResults(context.Background(), st)
-	st.Close()
-	if res == nil {
-		return err
-	}
-	damage := err
-	warnLost(errOut, a.Name, opts.Store, rep.Lost)
 	if len(statuses) > 0 {
 		res = res.WithStatus(statuses...)
 	}

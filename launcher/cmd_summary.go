@@ -1,14 +1,11 @@
 package launcher
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/metalab-hpc/metalab/store"
 )
 
 type summaryOptions struct {
@@ -48,19 +45,12 @@ func (a *App) cmdSummary() *cli.Command {
 
 // runSummary writes the summary to out, and warnings to errOut.
 func (a *App) runSummary(opts summaryOptions, out, errOut io.Writer) error {
-	st, err := store.OpenExisting(opts.Store)
+	// Of a damaged store: a summary of what could be read, then the
+	// damage.
+	res, damage, err := a.readStoreResults(opts.Store, errOut)
 	if err != nil {
 		return err
 	}
-	res, rep, err := loadResults(context.Background(), st)
-	st.Close()
-	if res == nil {
-		return err
-	}
-	// Of a damaged store: a summary of what could be read, then the
-	// damage.
-	damage := err
-	warnLost(errOut, a.Name, opts.Store, rep.Lost)
 	known := map[string]bool{}
 	for _, r := range res.list() {
 		for k := range r.Params {

@@ -105,6 +105,24 @@ func loadResults(ctx context.Context, st *store.Store) (*Results, store.CollectR
 	return res, rep, err
 }
 
+// readStoreResults is what results and summary read: the results of the
+// store in dir, with a warning on errOut of runs a repair lost. damage is
+// a *store.DamageError when some records could not be read (the results
+// hold the rest); err is any other failure, and then res is nil.
+func (a *App) readStoreResults(dir string, errOut io.Writer) (res *Results, damage, err error) {
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, rep, err := loadResults(context.Background(), st)
+	st.Close()
+	if res == nil {
+		return nil, nil, err
+	}
+	warnLost(errOut, a.Name, dir, rep.Lost)
+	return res, err, nil
+}
+
 // damageHelp is the part of the help of the commands that read records
 // about a damaged store.
 const damageHelp = "A damaged store (a segment overwritten or cut after its records were indexed):\n" +
