@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/metalab-hpc/metalab/expfile"
 	"github.com/metalab-hpc/metalab/internal/testexp"
@@ -235,6 +236,42 @@ func combined(cmd *exec.Cmd) (string, error) {
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
 	return b.String(), err
+}
+
+// combinedPeak is combined, and the command's own peak resident memory in
+// MiB: the high-water mark of its address space (VmHWM), polled while it
+// runs. The rusage that wait returns cannot serve: a child that os/exec
+// starts shares the test binary's memory until it execs, and the kernel
+// keeps the larger high-water mark of the two (hundreds of MiB late in a
+// test run).
+func combinedPeak(cmd *exec.Cmd) (string, int64, error) {
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	if err := cmd.Start(); err != nil {
+		return "", 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	var peakKB int64
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := os.ReadFile(status); err == nil {
+			for _, line := range strings.Split(string(st), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kb int64
+					fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+					peakKB = max(peakKB, kb)
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			return b.String(), peakKB >> 10, err
+		case <-tick.C:
+		}
+	}
 }
 
 // winningRecords returns the winning record (see store.Record.Beats) of

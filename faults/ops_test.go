@@ -52,15 +52,11 @@ mode = ["hang", "fork", "daemon", "flood", "signal"]
 `
 	cmd, exp, st := sweepCmd(t, bin, dir, "hostile", hostileOp, toml, 5, "TMPDIR="+dir, "PIDS_DIR="+pids)
 	start := time.Now()
-	out, err := combined(cmd)
+	out, peakMB, err := combinedPeak(cmd)
 	elapsed := time.Since(start)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("want exit 1 (some runs failed), got %v:\n%s", err, out)
-	}
-	peakMB := int64(0)
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		peakMB = ru.Maxrss >> 10
 	}
 
 	// The winning record of each mode.
