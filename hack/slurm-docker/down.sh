@@ -24,34 +24,9 @@ done
 [ "$(id -u)" = 0 ] || { echo "down.sh: must run as root" >&2; exit 1; }
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
-alive() { [ -n "${1:-}" ] && [ -r "/proc/$1/comm" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
-pid_from() { if [ -s "$1" ]; then tr -dc '0-9' < "$1"; fi; }
+# shellcheck source=hack/slurm-docker/lib.sh
+. "$(dirname "$0")/lib.sh"   # alive, pid_from, stop_pidfiles
 stopped=()
-# stop_all NAME:PIDFILE... — SIGTERM all live ones at once, wait up to 20 s,
-# SIGKILL stragglers, remove the PID files.
-stop_all() {
-  local spec name f pid live=()
-  for spec in "$@"; do
-    name=${spec%%:*}; f=${spec#*:}; pid=$(pid_from "$f")
-    if alive "$pid" "$name"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      live+=("$name:$pid"); stopped+=("$name=$pid")
-    fi
-    rm -f "$f"
-  done
-  for _ in $(seq 1 200); do
-    local any=0
-    for spec in "${live[@]}"; do alive "${spec#*:}" "${spec%%:*}" && any=1; done
-    [ "$any" = 0 ] && return 0
-    sleep 0.1
-  done
-  for spec in "${live[@]}"; do
-    if alive "${spec#*:}" "${spec%%:*}"; then
-      echo "down.sh: ${spec%%:*} (${spec#*:}) ignored SIGTERM for 20s; sending SIGKILL" >&2
-      kill -KILL "${spec#*:}" 2>/dev/null || true
-    fi
-  done
-}
 
 ctld=$(pid_from "$RUN_DIR/slurmctld.pid")
 if [ "$KEEP" = 0 ] && alive "$ctld" slurmctld; then
@@ -64,10 +39,10 @@ if [ "$KEEP" = 0 ] && alive "$ctld" slurmctld; then
   fi
 fi
 
-specs=()
-for f in "$RUN_DIR"/slurmd*.pid; do [ -e "$f" ] && specs+=("slurmd:$f"); done
-specs+=("slurmctld:$RUN_DIR/slurmctld.pid")
-stop_all "${specs[@]}"                       # slurmd(s) + slurmctld together
-stop_all "munged:$RUN_DIR/munged.pid"        # munge last (slurm needs it to exit cleanly)
+files=()
+for f in "$RUN_DIR"/slurmd*.pid; do [ -e "$f" ] && files+=("$f"); done
+files+=("$RUN_DIR/slurmctld.pid")
+mapfile -t -O "${#stopped[@]}" stopped < <(stop_pidfiles "${files[@]}")             # slurmd(s) + slurmctld together
+mapfile -t -O "${#stopped[@]}" stopped < <(stop_pidfiles "$RUN_DIR/munged.pid")     # munge last (slurm needs it to exit cleanly)
 
 echo "slurm-local DOWN: stopped ${stopped[*]:-nothing (none of ours was running)}"

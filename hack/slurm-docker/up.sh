@@ -81,41 +81,14 @@ uint SLURM_LOCAL_MIN_JOB_AGE "$MIN_AGE"
 uint SLURM_LOCAL_TIMEOUT "$TIMEOUT"
 
 # --- process helpers (PID files only; never pkill/killall) -------------------
-# alive PID NAME: PID exists and its comm is NAME (guards against PID reuse)
-alive() { [ -n "${1:-}" ] && [ -r "/proc/$1/comm" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
-pid_from() { if [ -s "$1" ]; then tr -dc '0-9' < "$1"; fi; }
+# shellcheck source=hack/slurm-docker/lib.sh
+. "$(dirname "$0")/lib.sh"   # alive, pid_from, stop_pidfiles
 # all PIDs whose comm is NAME (read-only scan, used to detect foreign daemons)
 pids_by_comm() {
   local f p
   for f in /proc/[0-9]*/comm; do
     [ "$(cat "$f" 2>/dev/null)" = "$1" ] || continue
     p=${f#/proc/}; echo "${p%/comm}"
-  done
-}
-# stop_pidfiles PIDFILE... — SIGTERM every live daemon named by a PID file
-# (its name is the file's, up to "-": slurmd-n1.pid is a slurmd) at once, wait
-# up to 20 s, SIGKILL stragglers, remove the files.  Returns the names stopped.
-stop_pidfiles() {
-  local f name pid live=() spec
-  for f in "$@"; do
-    name=$(basename "$f" .pid); name=${name%%-*}; pid=$(pid_from "$f")
-    if alive "$pid" "$name"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      live+=("$name:$pid"); echo "$name=$pid"
-    fi
-    rm -f "$f"
-  done
-  for _ in $(seq 1 200); do
-    local any=0
-    for spec in "${live[@]}"; do alive "${spec#*:}" "${spec%%:*}" && any=1; done
-    [ "$any" = 0 ] && return 0
-    sleep 0.1
-  done
-  for spec in "${live[@]}"; do
-    if alive "${spec#*:}" "${spec%%:*}"; then
-      log "${spec%%:*} (${spec#*:}) ignored SIGTERM for 20s; sending SIGKILL"
-      kill -KILL "${spec#*:}" 2>/dev/null || true
-    fi
   done
 }
 wait_for() {  # wait_for CMD... — retry CMD every 0.2 s for TIMEOUT s
