@@ -28,8 +28,9 @@ import (
 // environment), are killed and reaped; killing one hands its own children
 // to metalab in turn, so it looks again until none is left. A descendant
 // that cleared its environment and left the group cannot be told from
-// another run's and is left alone; it is killed with the sweep's end when
-// it still carries a tag of the sweep's, and on SLURM with the job.
+// another run's and is left alone: it outlives the sweep (on SLURM, the end
+// of the job kills it), but what it writes reaches only its own run's file
+// names, which nobody reads any more.
 //
 // Orphans that are metalab's children must also be reaped by it, or they
 // stay zombies: a scan reaps the zombies among its children that it
