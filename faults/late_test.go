@@ -238,8 +238,11 @@ mode = ["line", "lines"]
 	if r := recs["line"][0]; r.Metrics["after"] != 1 {
 		t.Errorf("line: metrics %v, want the line after the long one kept", r.Metrics)
 	}
-	if peakMB <= 0 || peakMB > 150 {
-		t.Errorf("metalab's peak RSS was %d MiB after a 300 MB capture line; want it bounded (<150 MiB)", peakMB)
+	// Bounded by the limits (a 16 MiB line buffer, 20 MiB of lines kept,
+	// encoded into a record and buffered for the segment, and the
+	// collector's headroom), far below the 300 MB the run wrote.
+	if peakMB <= 0 || peakMB > 200 {
+		t.Errorf("metalab's peak RSS was %d MiB after a 300 MB capture line; want it bounded by the limits (<200 MiB)", peakMB)
 	}
 	figures(t, "capture_line_bytes=300000012 metalab_peak_rss_mb=%d max_capture_line=16MiB max_capture_size=20MiB", peakMB)
 }
