@@ -166,3 +166,55 @@ replicates = 2
 	figures(t, "modes=%d runs=%d failed_as_documented=%d victim_changed=0 sweep_seconds=%.1f",
 		len(expect), 2*len(expect), failed, elapsed.Seconds())
 }
+
+// TestLogsConfinedToStore: a record whose log path leaves the store (an
+// edited segment: "../victim/a.txt", an absolute path) is refused by
+// `metalab logs`, which prints nothing of the file it names.
+func TestLogsConfinedToStore(t *testing.T) {
+	bin := buildMetalab(t)
+	dir := t.TempDir()
+	victim := plantVictim(t, dir)
+	before := snapshot(t, victim)
+	toml := "name = \"logs\"\nversion = \"1\"\ncommand = [\"sh\", \"op.sh\"]\n"
+	cmd, _, st := sweepCmd(t, bin, dir, "logs", "#!/bin/sh\necho own output\n", toml, 1, "TMPDIR="+dir)
+	if out, err := combined(cmd); err != nil {
+		t.Fatalf("metalab run: %v\n%s", err, out)
+	}
+	var rec *store.Record
+	for _, r := range winningRecords(t, st) {
+		rec = r
+	}
+	if rec == nil || rec.Stdout == nil {
+		t.Fatalf("no record with output: %+v", rec)
+	}
+	for _, path := range []string{"../victim/a.txt", filepath.Join(victim, "a.txt"), "logs/../../victim/a.txt"} {
+		// A later record of the same run, as an edited segment would hold.
+		s, err := store.Open(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := s.NewWriter(store.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := *rec
+		forged.Writer = ""
+		forged.Ended = forged.Ended.Add(time.Hour)
+		forged.Stdout = &store.LogRef{File: path, Offset: 0, Length: 14}
+		forged.Stderr = nil
+		if err := w.Append(&forged); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		s.Close()
+		out, err := combined(exec.Command(bin, "logs", "--store", st, rec.RunID))
+		if err == nil || strings.Contains(out, "victim file") {
+			t.Errorf("logs of a record naming %q: %v\n%s", path, err, out)
+		}
+		if !strings.Contains(out, "path leaves its directory") && !strings.Contains(out, "is a symlink") {
+			t.Errorf("logs of a record naming %q does not say why it refuses:\n%s", path, out)
+		}
+	}
+	assertUnchanged(t, victim, before)
+	figures(t, "forged_log_paths=3 refused=3 victim_changed=0")
+}
