@@ -46,12 +46,19 @@ const (
 type LockMode int
 
 const (
-	// Exclusive excludes every other holder: a local `metalab run`, or a
-	// `metalab submit` while it checks the queue and submits.
+	// Exclusive excludes every other holder: a local `metalab run`.
 	Exclusive LockMode = iota + 1
 	// Shared excludes only Exclusive holders: the SLURM workers of a
 	// submission, many at once.
 	Shared
+	// Submit excludes Exclusive holders and other Submit holders, not
+	// Shared ones: a `metalab submit` while it checks the queue and
+	// submits. Two submits would each see nothing queued and submit the
+	// same runs twice, and a local run would execute what a submission
+	// hands to SLURM; but the workers of earlier submissions, alive or
+	// dead, are the queue check's business, and a worker killed on another
+	// host must not block submitting its runs again for the stale time.
+	Submit
 )
 
 func (m LockMode) String() string {
@@ -60,6 +67,8 @@ func (m LockMode) String() string {
 		return "exclusive"
 	case Shared:
 		return "shared"
+	case Submit:
+		return "submit"
 	}
 	return "LockMode(" + strconv.Itoa(int(m)) + ")"
 }
@@ -67,17 +76,22 @@ func (m LockMode) String() string {
 // prefix starts the names of a mode's entries, so that a shared taker
 // reads only the exclusive entries of a directory of a thousand workers.
 func (m LockMode) prefix() string {
-	if m == Shared {
+	switch m {
+	case Shared:
 		return "s."
+	case Submit:
+		return "q."
 	}
 	return "x."
 }
 
-func (m LockMode) conflicts(o LockMode) bool { return m == Exclusive || o == Exclusive }
+func (m LockMode) conflicts(o LockMode) bool {
+	return m == Exclusive || o == Exclusive || m == Submit && o == Submit
+}
 
 // LockOptions tune [Store.Lock].
 type LockOptions struct {
-	// Mode is Exclusive or Shared.
+	// Mode is Exclusive, Shared or Submit.
 	Mode LockMode
 	// Purpose says what the holder does, for the messages of those it
 	// excludes: "metalab run", "metalab worker (submission S, job J)".
@@ -250,7 +264,8 @@ type Lock struct {
 // Lock takes the store's lock in the given mode: Exclusive for a process
 // that must be the only writer of the store's runs (a local sweep), Shared
 // for processes that run disjoint parts of one sweep together (the SLURM
-// workers of a submission). When conflicting holders keep it, Lock waits
+// workers of a submission), Submit for one submitter at a time beside
+// them (see [Submit]). When conflicting holders keep it, Lock waits
 // as opts.Wait says and then returns a [*BusyError] that names them.
 //
 // # Protocol
@@ -314,7 +329,7 @@ type Lock struct {
 // the lock that a quick taker has just created in its place, cannot
 // happen.
 func (s *Store) Lock(ctx context.Context, opts LockOptions) (*Lock, error) {
-	if opts.Mode != Exclusive && opts.Mode != Shared {
+	if opts.Mode != Exclusive && opts.Mode != Shared && opts.Mode != Submit {
 		return nil, fmt.Errorf("store: invalid lock mode %v", opts.Mode)
 	}
 	if opts.Heartbeat <= 0 {
@@ -553,6 +568,8 @@ func entryMode(name string) (LockMode, bool) {
 		return Exclusive, true
 	case strings.HasPrefix(name, "s."):
 		return Shared, true
+	case strings.HasPrefix(name, "q."):
+		return Submit, true
 	}
 	return 0, false
 }

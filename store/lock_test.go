@@ -134,6 +134,12 @@ func TestLock(t *testing.T) {
 		{name: "exclusive held, shared asked", holder: &otherHost, held: Exclusive, age: time.Second, mode: Shared, busy: true},
 		{name: "shared held by a dead pid, exclusive asked", holder: &sameHost, held: Shared, age: time.Second, dead: true, mode: Exclusive, taken: 1},
 		{name: "exclusive of a dead pid, shared asked", holder: &sameHost, held: Exclusive, age: time.Second, dead: true, mode: Shared, taken: 1},
+		{name: "submit held, submit asked", holder: &otherHost, held: Submit, age: time.Second, mode: Submit, busy: true},
+		{name: "submit held, exclusive asked", holder: &otherHost, held: Submit, age: time.Second, mode: Exclusive, busy: true},
+		{name: "exclusive held, submit asked", holder: &otherHost, held: Exclusive, age: time.Second, mode: Submit, busy: true},
+		{name: "shared held, submit asked", holder: &otherHost, held: Shared, age: time.Second, mode: Submit},
+		{name: "submit held, shared asked", holder: &otherHost, held: Submit, age: time.Second, mode: Shared},
+		{name: "submit of a dead pid, submit asked", holder: &sameHost, held: Submit, age: time.Second, dead: true, mode: Submit, taken: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

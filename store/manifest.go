@@ -28,6 +28,15 @@ type Manifest struct {
 	Created    time.Time       `json:"created"`
 }
 
+// StoreID names this store among all stores, for the jobs it submits to a
+// scheduler: 12 hex digits of a hash of its experiment identity and the
+// moment its manifest was created. Two stores of one experiment differ in
+// it; a copy of a store keeps it, and so does a store that is moved.
+func (m *Manifest) StoreID() string {
+	sum := sha256.Sum256([]byte(m.Identity + "\n" + m.Created.UTC().Format(time.RFC3339Nano)))
+	return hex.EncodeToString(sum[:6])
+}
+
 // IdentityError is returned by [Store.Bind] when the store belongs to another
 // experiment identity.
 type IdentityError struct {

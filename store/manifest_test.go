@@ -225,3 +225,17 @@ func TestManifestBadFormat(t *testing.T) {
 		})
 	}
 }
+
+func TestStoreID(t *testing.T) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	a := Manifest{Identity: "abc", Created: created}
+	b := Manifest{Identity: "abc", Created: created.Add(time.Nanosecond)}
+	c := Manifest{Identity: "abd", Created: created}
+	if got := a.StoreID(); len(got) != 12 || got == b.StoreID() || got == c.StoreID() {
+		t.Errorf("StoreID()=%q; of another creation %q, of another identity %q: want 12 hex digits, all different", got, b.StoreID(), c.StoreID())
+	}
+	local := Manifest{Identity: "abc", Created: created.In(time.FixedZone("x", 3600))}
+	if got, want := local.StoreID(), a.StoreID(); got != want {
+		t.Errorf("StoreID() of the same instant in another zone %q, want %q", got, want)
+	}
+}

@@ -107,6 +107,12 @@ type location struct {
 // and offset, and the segment names. They are read first, so that no lock
 // on the index is held while the caller's function runs.
 func (s *Store) locations() ([]location, []string, []string, error) {
+	return s.locationsOf(`SELECT segment, "offset", length, run_id FROM runs ORDER BY segment, "offset"`)
+}
+
+// locationsOf is locations for a query that selects segment, offset,
+// length and run ID, ordered by segment and offset.
+func (s *Store) locationsOf(query string, args ...any) ([]location, []string, []string, error) {
 	db, err := s.existingStoreDB()
 	if err != nil {
 		return nil, nil, nil, err
@@ -115,7 +121,7 @@ func (s *Store) locations() ([]location, []string, []string, error) {
 	var segs, oddIDs []string
 	err = withRetry(context.Background(), func() error {
 		locs, segs, oddIDs = locs[:0], segs[:0], oddIDs[:0]
-		rows, err := db.Query(`SELECT segment, "offset", length, run_id FROM runs ORDER BY segment, "offset"`)
+		rows, err := db.Query(query, args...)
 		if err != nil {
 			return err
 		}
@@ -183,6 +189,24 @@ type Snapshot struct {
 // Snapshot locates the winning records; see [Snapshot].
 func (s *Store) Snapshot() (*Snapshot, error) {
 	locs, segs, oddIDs, err := s.locations()
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{s: s, locs: locs, segs: segs, oddIDs: oddIDs}, nil
+}
+
+// SnapshotOf locates the winning records whose status is status, as of
+// the last [Store.Collect]: at most limit of them (0: all), the latest
+// first by their time, when there are more. Callers that need a few
+// records of a kind (the runs still running; a sample of completed runs'
+// durations) read them without reading the whole store.
+func (s *Store) SnapshotOf(status Status, limit int) (*Snapshot, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	locs, segs, oddIDs, err := s.locationsOf(`SELECT segment, "offset", length, run_id FROM
+		(SELECT segment, "offset", length, run_id FROM runs WHERE status = ? ORDER BY at DESC LIMIT ?)
+		ORDER BY segment, "offset"`, string(status), limit)
 	if err != nil {
 		return nil, err
 	}

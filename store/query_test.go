@@ -201,3 +201,57 @@ func TestOddStorePath(t *testing.T) {
 		t.Errorf("CompletedAmong()=%v, %v, want run 1", done, err)
 	}
 }
+
+func TestSnapshotOf(t *testing.T) {
+	s := TestStore(t)
+	w := newWriter(t, s, "a", "n")
+	// Runs 0-5 completed at times 1-6, 6-7 still running, 8 failed.
+	for i := range 6 {
+		if err := w.Append(testRecord(i, StatusCompleted, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 6; i < 8; i++ {
+		if err := w.Append(testRecord(i, StatusRunning, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Append(testRecord(8, StatusFailed, 9)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	collect(t, s)
+	ids := func(status Status, limit int) string {
+		t.Helper()
+		sn, err := s.SnapshotOf(status, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if err := sn.Records(func(r *Record) error {
+			if r.Status != status {
+				t.Errorf("SnapshotOf(%s) gave a record of status %s", status, r.Status)
+			}
+			got = append(got, strings.TrimLeft(r.RunID, "0"))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(got, " ")
+	}
+	for _, tt := range []struct {
+		status Status
+		limit  int
+		want   string
+	}{
+		{StatusCompleted, 0, " 1 2 3 4 5"},
+		{StatusCompleted, 2, "4 5"}, // the latest two, in segment order
+		{StatusRunning, 0, "6 7"},
+		{StatusFailed, 10, "8"},
+		{StatusCancelled, 0, ""},
+	} {
+		if got := ids(tt.status, tt.limit); got != tt.want {
+			t.Errorf("SnapshotOf(%s, %d) runs %q, want %q", tt.status, tt.limit, got, tt.want)
+		}
+	}
+}
