@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,32 @@ func (c *Client) queue(ctx context.Context, jobIDs []string, all bool) ([]JobSta
 	return ParseSqueue(bytes.NewReader(out))
 }
 
+// Named asks squeue, in one call, for the current user's jobs (squeue
+// --me) with any of the given names while they are pending or running,
+// with their submit times and comments ([ParseSqueueIdentity]). Job IDs
+// are recycled (a controller restarted with a clean state, FirstJobId, a
+// wrap-around, another cluster), so callers that must know which jobs are
+// theirs ask this way, by name, and check the comment they gave their
+// jobs, rather than by a job ID they recorded. With no names it returns
+// nothing and runs nothing.
+func (c *Client) Named(ctx context.Context, names []string) ([]JobState, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	for _, n := range names {
+		if n == "" || strings.ContainsAny(n, ",|") {
+			// squeue splits --name at commas, and the format at "|".
+			return nil, fmt.Errorf("slurm: job name %q cannot be asked for by name", n)
+		}
+	}
+	out, err := c.run(ctx, or(c.Squeue, "squeue"), "--me", "--noheader",
+		"--format="+SqueueIdentityFormat, "--name="+strings.Join(names, ","))
+	if err != nil {
+		return nil, err
+	}
+	return ParseSqueueIdentity(bytes.NewReader(out))
+}
+
 // Config runs scontrol show config.
 func (c *Client) Config(ctx context.Context) (Config, error) {
 	out, err := c.run(ctx, or(c.Scontrol, "scontrol"), "show", "config")
@@ -120,15 +147,26 @@ func (c *Client) Cancel(ctx context.Context, jobIDs ...string) error {
 	return err
 }
 
-// Accounting asks sacct, in one call, for the records of the given jobs
-// (one per job or array task, steps left out). On a cluster without
+// Accounting asks sacct, in one call, for the current user's records of
+// the given jobs (one per job or array task, steps left out), and only of
+// jobs with one of the given names, if any are given: a job ID alone may
+// name another job by now (see [Client.Named]). On a cluster without
 // accounting storage it returns ok=false and no error.
-func (c *Client) Accounting(ctx context.Context, jobIDs []string) (recs []AcctRecord, ok bool, err error) {
+func (c *Client) Accounting(ctx context.Context, jobIDs []string, names ...string) (recs []AcctRecord, ok bool, err error) {
 	if len(jobIDs) == 0 {
 		return nil, true, nil
 	}
-	out, err := c.run(ctx, or(c.Sacct, "sacct"), "--parsable2", "--noheader", "--allocations",
-		"--format="+SacctFields, "--jobs="+strings.Join(jobIDs, ","))
+	argv := []string{"--parsable2", "--noheader", "--allocations",
+		"--format=" + SacctFields, "--jobs=" + strings.Join(jobIDs, ",")}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		// sacct shows every user's jobs to root and, with --jobs, to
+		// others too on some versions.
+		argv = append(argv, "--user="+u.Username)
+	}
+	if len(names) > 0 {
+		argv = append(argv, "--name="+strings.Join(names, ","))
+	}
+	out, err := c.run(ctx, or(c.Sacct, "sacct"), argv...)
 	var ce *CommandError
 	if errors.As(err, &ce) && accountingDisabled(ce.Stderr) {
 		return nil, false, nil

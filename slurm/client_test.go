@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -222,9 +223,46 @@ func TestClientAccounting(t *testing.T) {
 	if len(recs) != 6 || !ok || err != nil {
 		t.Fatalf("Accounting()=%d records, %v, %v, want 6, true, nil", len(recs), ok, err)
 	}
-	want := [][]string{{"--parsable2", "--noheader", "--allocations", "--format=" + SacctFields, "--jobs=120,121", "SLURM_BITSTR_LEN=0"}}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = c.Accounting(ctx, []string{"120"}, "sweep", "sweep-collect"); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"--parsable2", "--noheader", "--allocations", "--format=" + SacctFields, "--jobs=120,121", "--user=" + u.Username, "SLURM_BITSTR_LEN=0"},
+		{"--parsable2", "--noheader", "--allocations", "--format=" + SacctFields, "--jobs=120", "--user=" + u.Username, "--name=sweep,sweep-collect", "SLURM_BITSTR_LEN=0"},
+	}
 	if got := calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("sacct called with %q, want %q", got, want)
+	}
+}
+
+func TestClientNamed(t *testing.T) {
+	ctx := context.Background()
+	path, calls := fakeTool(t, "squeue_identity.txt", "", 0, "")
+	c := &Client{Squeue: path}
+	jobs, err := c.Named(ctx, []string{"idrec", "idrec-collect"})
+	if err != nil || len(jobs) != 6 || jobs[1].Comment == "" {
+		t.Fatalf("Named()=%+v, %v, want the 6 recorded jobs with comments", jobs, err)
+	}
+	want := [][]string{{"--me", "--noheader", "--format=" + SqueueIdentityFormat, "--name=idrec,idrec-collect", "SLURM_BITSTR_LEN=0"}}
+	if got := calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("squeue called with %q, want %q", got, want)
+	}
+	if jobs, err := c.Named(ctx, nil); jobs != nil || err != nil || len(calls()) != 1 {
+		t.Errorf("Named(no names)=%v, %v after %d calls, want nothing and no call", jobs, err, len(calls()))
+	}
+	for _, bad := range []string{"", "a,b", "a|b"} {
+		if _, err := c.Named(ctx, []string{bad}); err == nil {
+			t.Errorf("Named(%q) did not fail", bad)
+		}
+	}
+	// squeue answers nothing, with exit 0, when no job has the names.
+	empty, _ := fakeTool(t, "", "", 0, "")
+	if jobs, err := (&Client{Squeue: empty}).Named(ctx, []string{"none"}); jobs != nil || err != nil {
+		t.Errorf("Named() of an empty answer=%v, %v, want nothing", jobs, err)
 	}
 }
 

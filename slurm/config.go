@@ -20,6 +20,10 @@ type Config struct {
 	// MinJobAge is how long a finished job stays visible to squeue -t all
 	// and scontrol before it is purged.
 	MinJobAge time.Duration
+	// KillWait is how long SLURM waits after SIGTERM before it sends
+	// SIGKILL to a job at its time limit or when it is cancelled: the time
+	// a job has to record what it was doing.
+	KillWait time.Duration
 	// AccountingStorageType is "accounting_storage/none" when sacct has
 	// nothing to read; see [Config.AccountingEnabled].
 	AccountingStorageType string
@@ -81,6 +85,8 @@ func (c *Config) set(key, value string) error {
 		c.MaxJobCount, err = atoiNonNeg(value)
 	case "MinJobAge":
 		c.MinJobAge, err = parseSeconds(value)
+	case "KillWait":
+		c.KillWait, err = parseSeconds(value)
 	case "AccountingStorageType":
 		c.AccountingStorageType = value
 	case "JobCompType":

@@ -19,6 +19,7 @@ func TestParseConfig(t *testing.T) {
 		{"MaxArraySize", c.MaxArraySize, 100001},
 		{"MaxJobCount", c.MaxJobCount, 200000},
 		{"MinJobAge", c.MinJobAge, 300 * time.Second},
+		{"KillWait", c.KillWait, 5 * time.Second},
 		{"AccountingStorageType", c.AccountingStorageType, "accounting_storage/none"},
 		{"AccountingEnabled", c.AccountingEnabled(), false},
 		{"JobCompType", c.JobCompType, "jobcomp/filetxt"},

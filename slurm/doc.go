@@ -7,8 +7,8 @@
 // experiment is the launcher's business.
 //
 // Running a command and reading its output are kept apart. The parsers
-// [ParseSbatch], [ParseSqueue], [ParseConfig], [ParseSacct] and
-// [ParseJobcomp] take an [io.Reader] and are tested on output recorded from a
+// [ParseSbatch], [ParseSqueue], [ParseSqueueIdentity], [ParseConfig],
+// [ParseSacct] and [ParseJobcomp] take an [io.Reader] and are tested on output recorded from a
 // real Slurm 22.05 cluster (testdata/, see testdata/README.md). [Client] runs
 // the commands: each call has a timeout, the paths are configurable, failures
 // come back as a [*CommandError] carrying the command line, exit status,
@@ -32,6 +32,20 @@
 //     only for MinJobAge seconds ([Config.MinJobAge]).
 //   - An array task gets its own job ID when it starts (%A); the array's last
 //     task to start keeps the array job ID itself.
+//   - Job IDs are recycled: a controller restarted with a clean state starts
+//     again at FirstJobId (1), and another cluster, or a wrap-around, hands
+//     out the same numbers. A recorded job ID may name another user's job,
+//     or another of one's own. [Client.Named] asks for this user's jobs by
+//     name (squeue --me --name) with their submit times and comments
+//     (%V, %k), which sbatch --comment sets and squeue shows for every
+//     array task; a job without one shows "(null)".
+//   - KillWait (scontrol show config, [Config.KillWait]) is how long a job
+//     has between SIGTERM and SIGKILL when it is cancelled or reaches its
+//     time limit: 30 s by default, 5 s on the test cluster.
+//   - A --signal=SIG@T warning comes up to about half a minute early:
+//     slurmctld checks time limits on a periodic tick, not at the second.
+//     With --time=1 and --signal=B:USR1@120 it came 17 s in; with --time=3,
+//     33 s in (issue 16).
 //   - Without slurmdbd, sacct prints "Slurm accounting storage is disabled" on
 //     stderr and exits 1; [Client.Accounting] reports ok=false, no error.
 //     The jobcomp/filetxt log ([ParseJobcomp]) is then the lasting record.

@@ -31,7 +31,11 @@ func addTestdata(f *testing.F, prefix string) {
 func FuzzParseSqueue(f *testing.F) {
 	addTestdata(f, "squeue")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		jobs, err := ParseSqueue(bytes.NewReader(data))
+		parse := ParseSqueue
+		if len(data) > 0 && data[0]&1 == 1 {
+			parse = ParseSqueueIdentity // the same rules, two more fields
+		}
+		jobs, err := parse(bytes.NewReader(data))
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) {

@@ -233,3 +233,26 @@ func TestIntegrationLimitsAndUnknownJobs(t *testing.T) {
 		t.Errorf("Cancel(unknown)=%v, want nil", err)
 	}
 }
+
+// TestIntegrationNamed: squeue --me --name finds a job by its name and
+// gives back the comment it was submitted with, and no job of another name.
+func TestIntegrationNamed(t *testing.T) {
+	c := liveClient(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("metalab-named-%d", time.Now().UnixNano())
+	id := submit(t, c, "--job-name="+name, "--comment=metalab test | comment", "--hold", "--array=0-2", "--wrap", "true")
+	submit(t, c, "--job-name="+name+"-other", "--hold", "--wrap", "true")
+	before := time.Now().Add(-time.Minute)
+	jobs, err := c.Named(ctx, []string{name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 {
+		t.Fatalf("Named(%s)=%+v, want the held array's one line", name, jobs)
+	}
+	j := jobs[0]
+	if j.ArrayJobID != id || j.Name != name || j.Comment != "metalab test | comment" || len(j.ArrayTasks) != 3 ||
+		j.Submitted.Before(before) || j.Submitted.After(time.Now().Add(time.Minute)) {
+		t.Errorf("Named(%s)=%+v, want array %s with its comment, 3 tasks, submitted just now", name, j, id)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // SqueueFormat is the squeue -o format [ParseSqueue] reads: job ID as
@@ -14,6 +15,15 @@ import (
 const SqueueFormat = "%i|%A|%F|%K|%T|%r|%N|%j"
 
 const squeueFields = 8
+
+// SqueueIdentityFormat is the squeue -o format [ParseSqueueIdentity] reads:
+// [SqueueFormat]'s fields but the name, then the submit time (%V), the job
+// name (%j) and the comment (%k). The comment comes last because it may
+// contain "|"; the name may not, which holds for the jobs of
+// [Client.Named], whose names are the ones asked for.
+const SqueueIdentityFormat = "%i|%A|%F|%K|%T|%r|%N|%V|%j|%k"
+
+const squeueIdentityFields = 10
 
 // JobState is one line of squeue output: a job, a started array task, or
 // the still-pending part of an array.
@@ -27,6 +37,10 @@ type JobState struct {
 	Reason     string // why it is pending or ended, "None" otherwise
 	NodeList   string // "" while pending
 	Name       string
+	// Submitted and Comment are when the job was submitted and what
+	// sbatch --comment said; only [ParseSqueueIdentity] fills them in.
+	Submitted time.Time
+	Comment   string
 }
 
 // IsArray reports whether the line is an array task or a range of them.
@@ -38,12 +52,24 @@ func (j JobState) IsArray() bool { return j.ArrayTasks != nil }
 // A range cut short by squeue's default 64-byte limit is such an error,
 // wrapping [ErrTruncated].
 func ParseSqueue(r io.Reader) ([]JobState, error) {
+	return parseSqueue(r, false)
+}
+
+// ParseSqueueIdentity reads the output of squeue -h -o
+// [SqueueIdentityFormat], as [ParseSqueue] does [SqueueFormat]. A comment
+// holding "|" stays whole; a name holding "|" would shift it into the
+// comment, which then matches nothing a caller looks for.
+func ParseSqueueIdentity(r io.Reader) ([]JobState, error) {
+	return parseSqueue(r, true)
+}
+
+func parseSqueue(r io.Reader, identity bool) ([]JobState, error) {
 	var jobs []JobState
 	err := eachLine(r, func(n int, line string) error {
 		if strings.TrimSpace(line) == "" {
 			return nil
 		}
-		j, err := parseSqueueLine(line)
+		j, err := parseSqueueLine(line, identity)
 		if err != nil {
 			return &ParseError{Source: "squeue", Line: n, Text: line, Err: err}
 		}
@@ -53,10 +79,14 @@ func ParseSqueue(r io.Reader) ([]JobState, error) {
 	return jobs, err
 }
 
-func parseSqueueLine(line string) (JobState, error) {
-	f := strings.SplitN(line, "|", squeueFields)
-	if len(f) != squeueFields {
-		return JobState{}, fmt.Errorf("%d |-separated fields, want %d (format %q)", len(f), squeueFields, SqueueFormat)
+func parseSqueueLine(line string, identity bool) (JobState, error) {
+	want, format := squeueFields, SqueueFormat
+	if identity {
+		want, format = squeueIdentityFields, SqueueIdentityFormat
+	}
+	f := strings.SplitN(line, "|", want)
+	if len(f) != want {
+		return JobState{}, fmt.Errorf("%d |-separated fields, want %d (format %q)", len(f), want, format)
 	}
 	j := JobState{
 		JobID:      f[0],
@@ -65,7 +95,18 @@ func parseSqueueLine(line string) (JobState, error) {
 		State:      State(f[4]),
 		Reason:     f[5],
 		NodeList:   f[6],
-		Name:       f[7],
+	}
+	if identity {
+		submitted, err := parseSlurmTime(f[7])
+		if err != nil {
+			return JobState{}, fmt.Errorf("submit time: %w", err)
+		}
+		j.Submitted, j.Name, j.Comment = submitted, f[8], f[9]
+		if j.Comment == "(null)" {
+			j.Comment = ""
+		}
+	} else {
+		j.Name = f[7]
 	}
 	id, err := parseJobID(j.JobID)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdata opens a recorded file under testdata/.
@@ -160,6 +161,46 @@ func TestParseSqueueSplitRange(t *testing.T) {
 		return
 	}
 	t.Fatal("no pending line for array 46")
+}
+
+func TestParseSqueueIdentity(t *testing.T) {
+	jobs, err := ParseSqueueIdentity(testdata(t, "squeue_identity.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ours = "metalab store=5f1c0a9e2b7d submission=20261130-060000-a1b2c3"
+	submitted := time.Date(2026, 11, 30, 5, 58, 18, 0, time.Local)
+	want := []JobState{
+		{JobID: "204_[2-9%2]", RawJobID: "204", ArrayJobID: "204", ArrayTasks: seq(2, 9, 1), Throttle: 2,
+			State: StatePending, Reason: "JobArrayTaskLimit", Name: "idrec", Submitted: submitted, Comment: ours},
+		{JobID: "207", RawJobID: "207", ArrayJobID: "207", State: StatePending, Reason: "Dependency",
+			Name: "idrec-collect", Submitted: submitted, Comment: ours + " collect"},
+		{JobID: "204_0", RawJobID: "209", ArrayJobID: "204", ArrayTasks: []int{0}, State: StateRunning, Reason: "None",
+			NodeList: "n1", Name: "idrec", Submitted: submitted, Comment: ours},
+		{JobID: "204_1", RawJobID: "210", ArrayJobID: "204", ArrayTasks: []int{1}, State: StateRunning, Reason: "None",
+			NodeList: "n1", Name: "idrec", Submitted: submitted, Comment: ours},
+		// Another job of the same name: a comment with "|" stays whole,
+		// and no comment is "(null)".
+		{JobID: "205", RawJobID: "205", ArrayJobID: "205", State: StateRunning, Reason: "None",
+			NodeList: "n1", Name: "idrec", Submitted: submitted, Comment: "not | ours"},
+		{JobID: "206", RawJobID: "206", ArrayJobID: "206", State: StateRunning, Reason: "None",
+			NodeList: "n1", Name: "idrec", Submitted: submitted},
+	}
+	if len(jobs) != len(want) {
+		t.Fatalf("len(ParseSqueueIdentity())=%d, want %d", len(jobs), len(want))
+	}
+	for i := range want {
+		if got := jobs[i]; !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("ParseSqueueIdentity()[%d]=\n%+v, want\n%+v", i, got, want[i])
+		}
+	}
+	// The plain format is not the identity format.
+	if _, err := ParseSqueueIdentity(testdata(t, "squeue_mixed.txt")); err == nil || !strings.Contains(err.Error(), "want 10") {
+		t.Errorf("ParseSqueueIdentity(squeue_mixed.txt) error=%v, want one about the fields", err)
+	}
+	if _, err := ParseSqueueIdentity(testdata(t, "malformed/squeue_identity_bad_time.txt")); err == nil || !strings.Contains(err.Error(), "submit time") {
+		t.Errorf("ParseSqueueIdentity(a bad submit time) error=%v, want one naming the submit time", err)
+	}
 }
 
 func TestParseSqueueErrors(t *testing.T) {
