@@ -12,22 +12,31 @@
 // # Runs per task
 //
 // With [Params.RunsPerTask] 0, Split picks the number of tasks T first and
-// sets RunsPerTask = ceil(runs/T), so that every task does real work and the
-// scheduling cost of a task (queueing, start-up, opening the store) is spread
-// over many runs:
+// sets RunsPerTask = ceil(runs/T). A task costs the scheduler a job record
+// and a start, and the store a segment and a log, so tasks should be few
+// and long enough; but not longer than their time limit, and not fewer than
+// the slots that may run them at once. Let S be [Params.MaxConcurrent], or
+// [DefaultSlots] (32) without a throttle.
 //
-//   - without a throttle, T is at most [DefaultTasks] (1000);
-//   - with [Params.MaxConcurrent] C, T is at most max(4*C, [MinThrottledTasks]):
-//     four rounds of tasks per slot even out tasks that take longer than
-//     others, and the floor of 100 keeps tasks short enough to sit well within
-//     a time limit when C is small;
+//   - Nothing known (fewer than [MinKnown] completed runs, the first
+//     submission of a sweep): T = S, one task per slot. 2,000 runs become
+//     32 tasks of 63, not 1,000 tasks of 2.
+//   - Durations known ([Params.Durations], the median and 90th percentile
+//     of the store's completed runs): each task gets the runs that take
+//     [TaskTarget] (5 minutes) at the median on [Params.Workers] CPUs,
+//     and no more than 80% of [Params.Usable] (the time limit less the
+//     worker's stopping margin) holds at the 90th percentile. T is then at
+//     least S, to fill the slots, and at most [TasksPerSlot] x S with a
+//     throttle ([DefaultTasks], 1000, without) unless the time limit needs
+//     more tasks than that.
 //   - T is at most MaxJobCount/2: array tasks take job records in slurmctld,
 //     which holds at most MaxJobCount of them for all users together, and
-//     half is left to other users' jobs;
+//     half is left to other users' jobs; the time limit yields to it;
 //   - T is at most the number of runs, so RunsPerTask is at least 1.
 //
-// An explicit RunsPerTask is taken as given, but Split refuses it when the
-// tasks it needs exceed MaxJobCount/2.
+// [Layout.Estimate] says which rule sized the tasks. An explicit
+// RunsPerTask is taken as given, but Split refuses it when the tasks it
+// needs exceed MaxJobCount/2.
 //
 // # Throttle and lanes
 //

@@ -66,7 +66,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 // TestEncodeCompact holds the promise that a contiguous shard costs one
 // range whatever its size.
 func TestEncodeCompact(t *testing.T) {
-	l, err := Split(seqIndexes(1_000_000), Params{})
+	l, err := Split(seqIndexes(1_000_000), Params{RunsPerTask: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

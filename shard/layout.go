@@ -17,6 +17,9 @@ var ErrOutOfRange = errors.New("out of range")
 type Layout struct {
 	RunsPerTask int
 	Arrays      []Array
+	// Estimate says how Split chose RunsPerTask; a decoded layout has
+	// none.
+	Estimate Estimate
 
 	seq seq
 }

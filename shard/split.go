@@ -4,21 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"time"
 )
 
-// Defaults and targets of [Split]; the package comment explains them.
-const (
-	// DefaultMaxArraySize is SLURM's default MaxArraySize: array indexes
-	// 0 to 1000.
-	DefaultMaxArraySize = 1001
-	// DefaultTasks is the most tasks Split makes by itself without a
-	// throttle.
-	DefaultTasks = 1000
-	// TasksPerSlot is how many tasks Split aims for per throttle slot.
-	TasksPerSlot = 4
-	// MinThrottledTasks is the fewest tasks Split aims for with a throttle.
-	MinThrottledTasks = 100
-)
+// DefaultMaxArraySize is SLURM's default MaxArraySize: array indexes 0 to
+// 1000.
+const DefaultMaxArraySize = 1001
 
 // ErrNoIndexes is returned by [Split] when there is nothing to run.
 var ErrNoIndexes = errors.New("shard: no indexes to split")
@@ -38,6 +29,14 @@ type Params struct {
 	// MaxConcurrent is the most tasks that may run at once, summed over all
 	// arrays; 0 means unlimited.
 	MaxConcurrent int
+
+	// What sizes the tasks when RunsPerTask is 0: how long runs take,
+	// how long a task may run them (its time limit less the margin its
+	// worker keeps to stop; 0: no limit known), and how many it runs at
+	// once (0 means 1).
+	Durations Durations
+	Usable    time.Duration
+	Workers   int
 }
 
 func (p Params) validate() error {
@@ -49,6 +48,7 @@ func (p Params) validate() error {
 		{"MaxArraySize", p.MaxArraySize},
 		{"MaxJobCount", p.MaxJobCount},
 		{"MaxConcurrent", p.MaxConcurrent},
+		{"Workers", p.Workers},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("shard: %s must not be negative, got %d", f.name, f.v)
@@ -94,7 +94,7 @@ func Split(indexes []int, p Params) (*Layout, error) {
 	if err := s.checkUnique(); err != nil {
 		return nil, err
 	}
-	perTask, err := runsPerTask(s.n, p)
+	perTask, est, err := runsPerTask(s.n, p)
 	if err != nil {
 		return nil, err
 	}
@@ -105,35 +105,9 @@ func Split(indexes []int, p Params) (*Layout, error) {
 	return &Layout{
 		RunsPerTask: perTask,
 		Arrays:      arrange(ceilDiv(s.n, perTask), mas, p.MaxConcurrent),
+		Estimate:    est,
 		seq:         s,
 	}, nil
-}
-
-// runsPerTask applies the rule of the package comment to n runs.
-func runsPerTask(n int, p Params) (int, error) {
-	budget := p.taskBudget()
-	if p.RunsPerTask > 0 {
-		if tasks := ceilDiv(n, p.RunsPerTask); budget > 0 && tasks > budget {
-			return 0, fmt.Errorf("shard: %d runs at %d per task make %d tasks, more than half of MaxJobCount %d; "+
-				"raise RunsPerTask to at least %d, or set it to 0 to choose automatically",
-				n, p.RunsPerTask, tasks, p.MaxJobCount, ceilDiv(n, budget))
-		}
-		return p.RunsPerTask, nil
-	}
-	target := DefaultTasks
-	if c := p.MaxConcurrent; c > 0 {
-		target = MinThrottledTasks
-		if c <= n/TasksPerSlot { // else 4*c >= n anyway, and 4*c may overflow
-			target = max(target, TasksPerSlot*c)
-		} else {
-			target = n
-		}
-	}
-	if budget > 0 {
-		target = min(target, budget)
-	}
-	target = min(target, n)
-	return ceilDiv(n, target), nil
 }
 
 // arrange deals tasks to arrays of at most mas tasks, holding the throttle mc

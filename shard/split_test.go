@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seqIndexes returns 0..n-1.
@@ -168,31 +169,35 @@ func TestSplit(t *testing.T) {
 	}{
 		{"one run", []int{7}, Params{}, 1, 1, []string{"0"}, 0},
 		{"small sweep, one task a run", seqIndexes(10), Params{}, 1, 10, []string{"0-9"}, 0},
-		{"1000 runs, MaxArraySize 11", seqIndexes(1000), Params{MaxArraySize: 11}, 1, 1000, nil, 91},
-		{"1000 runs, MaxArraySize 11, throttle 4: waves", seqIndexes(1000), Params{MaxArraySize: 11, MaxConcurrent: 4}, 10, 100,
+		{"1000 runs, MaxArraySize 11", seqIndexes(1000), Params{RunsPerTask: 1, MaxArraySize: 11}, 1, 1000, nil, 91},
+		{"1000 runs, MaxArraySize 11, throttle 4: waves", seqIndexes(1000), Params{RunsPerTask: 10, MaxArraySize: 11, MaxConcurrent: 4}, 10, 100,
 			[]string{
 				"0-8%1", "0-8%1", "0-8%1", "0-8%1",
 				"0-7%1 after 0", "0-7%1 after 1", "0-7%1 after 2", "0-7%1 after 3",
 				"0-7%1 after 4", "0-7%1 after 5", "0-7%1 after 6", "0-7%1 after 7",
 			}, 0},
-		{"1000 runs, MaxArraySize 11, throttle 20: one array a lane", seqIndexes(1000), Params{MaxArraySize: 11, MaxConcurrent: 20}, 10, 100,
+		{"1000 runs, MaxArraySize 11, throttle 20: one array a lane", seqIndexes(1000), Params{RunsPerTask: 10, MaxArraySize: 11, MaxConcurrent: 20}, 10, 100,
 			[]string{"0-9%2", "0-9%2", "0-9%2", "0-9%2", "0-9%2", "0-9%2", "0-9%2", "0-9%2", "0-9%2", "0-9%2"}, 0},
 		{"uneven lanes", seqIndexes(2002), Params{RunsPerTask: 1, MaxConcurrent: 3}, 1, 2002,
 			[]string{"0-666%2", "0-667%1", "0-666%2 after 0"}, 0},
 		{"throttle above tasks", seqIndexes(5), Params{MaxConcurrent: 100}, 1, 5, []string{"0-4%5"}, 0},
-		{"throttle 1, one array", seqIndexes(1000), Params{MaxConcurrent: 1}, 10, 100, []string{"0-99%1"}, 0},
-		{"MaxArraySize 1, two lanes", seqIndexes(6), Params{MaxArraySize: 1, MaxConcurrent: 2}, 1, 6,
+		{"throttle 1, one array", seqIndexes(1000), Params{RunsPerTask: 10, MaxConcurrent: 1}, 10, 100, []string{"0-99%1"}, 0},
+		{"MaxArraySize 1, two lanes", seqIndexes(6), Params{RunsPerTask: 1, MaxArraySize: 1, MaxConcurrent: 2}, 1, 6,
 			[]string{"0%1", "0%1", "0%1 after 0", "0%1 after 1", "0%1 after 2", "0%1 after 3"}, 0},
 		{"explicit runs per task, short last shard", seqIndexes(100), Params{RunsPerTask: 7}, 7, 15, []string{"0-14"}, 0},
 		{"explicit runs per task above runs", seqIndexes(3), Params{RunsPerTask: 50}, 50, 1, []string{"0"}, 0},
-		{"MaxJobCount budget", seqIndexes(10000), Params{MaxJobCount: 100}, 200, 50, []string{"0-49"}, 0},
+		{"MaxJobCount budget", seqIndexes(10000), Params{MaxJobCount: 100, Durations: Durations{Known: 10, Median: time.Minute, P90: time.Minute}, Usable: 10 * time.Minute},
+			200, 50, []string{"0-49"}, 0},
 		{"MaxJobCount 1", seqIndexes(10), Params{MaxJobCount: 1}, 10, 1, []string{"0"}, 0},
-		{"1M runs", seqIndexes(1_000_000), Params{}, 1000, 1000, []string{"0-999"}, 0},
-		{"1M runs, throttle 300", seqIndexes(1_000_000), Params{MaxConcurrent: 300}, 834, 1200,
-			[]string{"0-599%150", "0-599%150"}, 0},
+		{"1M runs, nothing known: one task a default slot", seqIndexes(1_000_000), Params{}, 31250, 32, []string{"0-31"}, 0},
+		{"1M runs, throttle 300, nothing known", seqIndexes(1_000_000), Params{MaxConcurrent: 300}, 3334, 300,
+			[]string{"0-299%300"}, 0},
+		{"1M runs of 1 s, throttle 300, two rounds a slot", seqIndexes(1_000_000),
+			Params{MaxConcurrent: 300, MaxArraySize: 1001, Durations: Durations{Known: 50, Median: time.Second, P90: 2 * time.Second}},
+			834, 1200, []string{"0-599%150", "0-599%150"}, 0},
 		{"1M runs, throttle 5000, SLURM defaults", seqIndexes(1_000_000), Params{MaxConcurrent: 5000, MaxJobCount: 10000}, 200, 5000, nil, 5},
-		{"scattered", scattered(3000), Params{MaxArraySize: 100}, 2, 1000, nil, 10},
-		{"shuffled", shuffled(3000), Params{MaxArraySize: 7, MaxConcurrent: 3}, 30, 100, nil, 15},
+		{"scattered", scattered(3000), Params{RunsPerTask: 2, MaxArraySize: 100}, 2, 1000, nil, 10},
+		{"shuffled", shuffled(3000), Params{RunsPerTask: 30, MaxArraySize: 7, MaxConcurrent: 3}, 30, 100, nil, 15},
 		{"huge throttle", seqIndexes(100), Params{MaxConcurrent: int(^uint(0) >> 1)}, 1, 100, []string{"0-99%100"}, 0},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,8 @@ type Summary struct {
 	RunsPerTask int            `json:"runs_per_task"`
 	MaxRunning  int            `json:"max_running"`
 	Arrays      []ArraySummary `json:"arrays"`
+	// Estimate says how the tasks were sized; "" for a decoded layout.
+	Estimate string `json:"estimate,omitempty"`
 }
 
 // ArraySummary describes one array of a [Summary].
@@ -34,6 +36,9 @@ func (l *Layout) Summary() Summary {
 		MaxRunning:  l.MaxRunning(),
 		Arrays:      make([]ArraySummary, len(l.Arrays)),
 	}
+	if l.Estimate != (Estimate{}) {
+		s.Estimate = l.Estimate.String()
+	}
 	p := 0
 	for i, a := range l.Arrays {
 		q := min(p+a.Tasks*l.RunsPerTask, s.Runs)
@@ -53,6 +58,10 @@ func (s Summary) String() string {
 		if len(a.After) > 0 {
 			fmt.Fprintf(&b, ", after array %s", strings.Trim(fmt.Sprint(a.After), "[]"))
 		}
+		b.WriteByte('\n')
+	}
+	if s.Estimate != "" {
+		b.WriteString(s.Estimate)
 		b.WriteByte('\n')
 	}
 	return b.String()

@@ -17,6 +17,7 @@ func TestSummary(t *testing.T) {
   array 1: --array=0-24%1, 250 runs
   array 2: --array=0-24%1, 250 runs, after array 0
   array 3: --array=0-24%1, 250 runs, after array 1
+task size: runs_per_task as given
 `; got != want {
 		t.Fatalf("Summary().String()=\n%s\nwant\n%s", got, want)
 	}
@@ -27,6 +28,7 @@ func TestSummary(t *testing.T) {
 	}
 	if got, want := one.Summary().String(), `15 runs in 2 tasks of at most 10 runs, 1 array, at most 2 tasks at once
   array 0: --array=0-1, 15 runs
+task size: runs_per_task as given
 `; got != want {
 		t.Fatalf("Summary().String()=\n%s\nwant\n%s", got, want)
 	}
