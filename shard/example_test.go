@@ -24,7 +24,7 @@ func ExampleSplit() {
 	}
 	l, err := shard.Split(todo, shard.Params{
 		MaxConcurrent: 6,
-		Durations: shard.Observe(took), Usable: 54 * time.Minute,
+		Durations:     shard.Observe(took), Usable: 54 * time.Minute,
 	})
 	if err != nil {
 		fmt.Println(err)
