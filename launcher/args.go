@@ -7,15 +7,18 @@ import (
 )
 
 // interspersed lets flags follow positional arguments, as in
-// `metalab run pi.toml --store runs/pi`. urfave/cli v2 stops parsing flags
-// at a command's first positional argument, so the command's flags (with
-// their values) are moved in front of its positional arguments first.
-// Everything after "--" stays where it is.
+// `metalab run pi.toml --store runs/pi`, and global flags follow the
+// command, as in `metalab run pi.toml --log-level error`. urfave/cli v2
+// stops parsing flags at a command's first positional argument, and parses
+// a global flag only before the command, so the command's flags (with
+// their values) are moved in front of its positional arguments, and global
+// flags that the command does not have in front of the command. Everything
+// after "--" stays where it is.
 func interspersed(app *cli.App, args []string) []string {
 	i := 1
 	global := valueFlags(app.Flags)
 	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		if name := strings.TrimLeft(args[i], "-"); global[name] {
+		if global[flagName(args[i])] && !strings.Contains(args[i], "=") {
 			i++
 		}
 		i++
@@ -28,7 +31,7 @@ func interspersed(app *cli.App, args []string) []string {
 		return args
 	}
 	takesValue := valueFlags(cmd.Flags)
-	var flags, pos []string
+	var globals, flags, pos []string
 	rest := args[i+1:]
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
@@ -37,22 +40,38 @@ func interspersed(app *cli.App, args []string) []string {
 			pos = append(pos, rest[j:]...)
 			j = len(rest)
 		case strings.HasPrefix(a, "-") && a != "-":
-			flags = append(flags, a)
-			if takesValue[strings.TrimLeft(a, "-")] && j+1 < len(rest) {
-				flags = append(flags, rest[j+1])
+			name := flagName(a)
+			to := &flags
+			value, known := takesValue[name]
+			if !known {
+				if value, known = global[name]; known {
+					to = &globals
+				}
+			}
+			*to = append(*to, a)
+			if value && !strings.Contains(a, "=") && j+1 < len(rest) {
+				*to = append(*to, rest[j+1])
 				j++
 			}
 		default:
 			pos = append(pos, a)
 		}
 	}
-	out := append([]string(nil), args[:i+1]...)
+	out := append([]string(nil), args[:i]...)
+	out = append(out, globals...)
+	out = append(out, args[i])
 	out = append(out, flags...)
 	return append(out, pos...)
 }
 
-// valueFlags lists the names of flags that take a value (all but booleans);
-// a name written with "=value" is not among them, so it takes nothing more.
+// flagName is the name of a flag argument: "--store=x" names "store".
+func flagName(arg string) string {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return name
+}
+
+// valueFlags maps the names of flags to whether they take a value (all
+// but booleans).
 func valueFlags(flags []cli.Flag) map[string]bool {
 	m := map[string]bool{}
 	for _, f := range flags {
@@ -62,4 +81,20 @@ func valueFlags(flags []cli.Flag) map[string]bool {
 		}
 	}
 	return m
+}
+
+// completionFlag is what the shell completion scripts append to the words
+// typed so far; urfave/cli answers only when it is the last argument.
+const completionFlag = "--generate-bash-completion"
+
+// withCompletion rearranges args with rearrange, keeping a trailing
+// completion request last. While completing, it turns off urfave/cli's
+// short option handling, which fails on the flag being typed ("--st")
+// where it should let it be, and then crashes.
+func withCompletion(app *cli.App, args []string, rearrange func(*cli.App, []string) []string) []string {
+	if n := len(args); n > 1 && args[n-1] == completionFlag {
+		app.UseShortOptionHandling = false
+		return append(rearrange(app, args[:n-1]), completionFlag)
+	}
+	return rearrange(app, args)
 }

@@ -15,6 +15,11 @@ func TestInterspersed(t *testing.T) {
 		{"metalab run pi.toml -- --not-a-flag", "metalab run pi.toml -- --not-a-flag"},
 		{"metalab results --store x", "metalab results --store x"},
 		{"metalab nosuch a --b", "metalab nosuch a --b"},
+		// Global flags after the command move in front of it.
+		{"metalab run pi.toml --log-level error", "metalab --log-level error run pi.toml"},
+		{"metalab run pi.toml --log-level=error -s x", "metalab --log-level=error run -s x pi.toml"},
+		{"metalab results --store x --version", "metalab --version results --store x"},
+		{"metalab run pi.toml -- --log-level error", "metalab run pi.toml -- --log-level error"},
 		{"metalab", "metalab"},
 	}
 	for _, tt := range tests {
@@ -22,5 +27,15 @@ func TestInterspersed(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("interspersed(%q)=%q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestWithCompletion keeps the completion request last, after the
+// arguments are rearranged.
+func TestWithCompletion(t *testing.T) {
+	app := (&App{Name: "metalab"}).cliApp()
+	got := strings.Join(withCompletion(app, strings.Fields("metalab run pi.toml --st --generate-bash-completion"), interspersed), " ")
+	if want := "metalab run --st pi.toml --generate-bash-completion"; got != want {
+		t.Errorf("withCompletion()=%q, want %q", got, want)
 	}
 }

@@ -38,15 +38,37 @@ const (
 	fieldNotStarted = "not_started"
 	fieldToRun      = "to_run"
 	fieldDuplicates = "duplicates"
+
+	// A progress record (--log-format json).
+	fieldDone    = "done"
+	fieldRunning = "running"
+	fieldElapsed = "elapsed"
+	fieldETA     = "eta"
+
+	// The closing error of a command (--log-format json).
+	fieldExitCode = "exit_code"
+	fieldHint     = "hint"
 )
 
-// NewLogger returns the logger metalab uses: human-readable on a terminal,
-// JSON lines otherwise (a batch job's log is read by tools).
+// NewLogger returns the logger metalab uses by default: lines of text,
+// in colour and with the time of day on a terminal, plain and with the date
+// otherwise. Piped, it used to write JSON while the progress lines and
+// the closing error were text, and a batch log mixed both; now stderr
+// holds one kind of line, and [NewJSONLogger] (--log-format json) makes
+// all of it JSON. On a terminal, a log line never lands on the line of a
+// progress bar.
 func NewLogger(w io.Writer, level zerolog.Level) zerolog.Logger {
-	if isTerminal(w) {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	cw := zerolog.ConsoleWriter{Out: lineWriter(w), TimeFormat: time.TimeOnly}
+	if !isTerminal(w) {
+		cw.NoColor, cw.TimeFormat = true, time.RFC3339
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	return zerolog.New(cw).Level(level).With().Timestamp().Logger()
+}
+
+// NewJSONLogger returns a logger that writes one JSON object a line, for
+// tools that read a sweep's log.
+func NewJSONLogger(w io.Writer, level zerolog.Level) zerolog.Logger {
+	return zerolog.New(lineWriter(w)).Level(level).With().Timestamp().Logger()
 }
 
 func defaultLogger(l *zerolog.Logger) zerolog.Logger {

@@ -26,13 +26,6 @@ const (
 	ExitInterrupted = 130 // cancelled by SIGINT or SIGTERM; the store resumes
 )
 
-const exitCodesHelp = `EXIT CODES:
-   0    all runs completed
-   1    some runs failed (their errors are in the results)
-   2    bad usage or bad input: experiment file, params, or a store of another experiment
-   3    a damaged store: the command printed what it could read; 'collect' repairs the indexes
-   130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
-
 // App is the metalab command line. The metalab binary and a Go user's own
 // program (through [Main]) run the same App, so a SLURM worker can re-invoke
 // either.
@@ -49,6 +42,10 @@ type App struct {
 	// Slurm talks to the scheduler; nil means the tools in PATH (or the
 	// paths in METALAB_SBATCH, METALAB_SQUEUE, ...).
 	Slurm *slurm.Client
+
+	// jsonErrors: --log-format json, so that the closing error is a JSON
+	// line too and stderr holds one kind of line.
+	jsonErrors bool
 }
 
 // Main runs the metalab command line over the given Go experiments and exits
@@ -83,6 +80,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if a.Name == "" {
 		a.Name = "metalab"
 	}
+	a.jsonErrors = false
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
@@ -94,14 +92,15 @@ func (a *App) Run(ctx context.Context, args []string) int {
 			// A second signal gets the default behaviour: exit at once.
 			signal.Stop(sigs)
 			if sig != syscall.SIGUSR1 { // SLURM's warning: the worker logs it
-				fmt.Fprintf(a.Stderr, "%s: interrupted: cancelling the runs in flight and saving their records; interrupt again to exit at once\n", a.Name)
+				// Through lineWriter: a progress bar may be on the line.
+				fmt.Fprintf(lineWriter(a.Stderr), "%s: interrupted: cancelling the runs in flight and saving their records; interrupt again to exit at once\n", a.Name)
 			}
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
 	app := a.cliApp()
-	err := app.RunContext(ctx, interspersed(app, args))
+	err := app.RunContext(ctx, withCompletion(app, args, interspersed))
 	return a.exit(err)
 }
 
@@ -115,6 +114,8 @@ func (a *App) exit(err error) int {
 	var ie *store.IdentityError
 	code := ExitRunsFailed
 	switch {
+	case errors.Is(err, errDone):
+		return ExitOK
 	case errors.Is(err, errSilent):
 		return ExitRunsFailed
 	case errors.As(err, &ee):
@@ -129,6 +130,15 @@ func (a *App) exit(err error) int {
 		code = ExitUsage
 	}
 	msg := err.Error()
+	if a.jsonErrors {
+		l := zerolog.New(a.Stderr).With().Timestamp().Logger()
+		ev := l.Error().Int(fieldExitCode, code)
+		if h := hintOf(err); h != "" {
+			ev = ev.Str(fieldHint, h)
+		}
+		ev.Msg(strings.TrimPrefix(msg, a.Name+": "))
+		return code
+	}
 	if !strings.HasPrefix(msg, a.Name+":") {
 		msg = a.Name + ": " + msg
 	}
@@ -196,21 +206,44 @@ func isUsage(err error) bool {
 		strings.Contains(s, "Required flag") || strings.Contains(s, "invalid value")
 }
 
+// errDone: the command did all it had to (--version printed); exit 0
+// without a message.
+var errDone = errors.New("done")
+
+// Global flags. They may stand before or after the command (see
+// [interspersed]).
+const (
+	flagLogLevel  = "log-level"
+	flagLogFormat = "log-format"
+	flagVersion   = "version"
+)
+
+// logLevels are the values of --log-level.
+var logLevels = map[string]zerolog.Level{
+	"debug": zerolog.DebugLevel, "info": zerolog.InfoLevel, "warn": zerolog.WarnLevel, "error": zerolog.ErrorLevel,
+}
+
 func (a *App) cliApp() *cli.App {
 	app := &cli.App{
-		Name:  a.Name,
-		Usage: "run parameter sweeps locally or as SLURM job arrays",
-		Description: "A sweep is an experiment (an operation, a parameter grid and a seed plan) run for\n" +
-			"every param point times every seed replicate. Results go to a store directory:\n" +
-			"runs already completed there are never run again.",
-		Writer:                 a.Stdout,
-		ErrWriter:              a.Stderr,
+		Name:        a.Name,
+		Usage:       "run parameter sweeps locally or as SLURM job arrays",
+		Description: a.appDescription(),
+		Writer:      a.Stdout,
+		ErrWriter:   a.Stderr,
+		// The help and version of urfave/cli exit 3 and 0 on an unknown
+		// command and print its own wording; metalab's own say "did you
+		// mean" and exit 2 (see cmdHelp and the root Action).
 		HideHelpCommand:        true,
+		HideVersion:            true,
+		EnableBashCompletion:   true,
 		UseShortOptionHandling: true,
-		CustomAppHelpTemplate:  cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n",
+		CustomAppHelpTemplate:  appHelpTemplate + exitCodesHelp("") + "\n",
 		ExitErrHandler:         func(*cli.Context, error) {},
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error"},
+			&cli.StringFlag{Name: flagLogLevel, Value: "info", Usage: "log level: debug, info, warn, error"},
+			&cli.StringFlag{Name: flagLogFormat, Value: "text", Usage: "log, progress and error lines on stderr as text or json (one JSON object a line)"},
+			&cli.BoolFlag{Name: flagVersion, Usage: "print the version and build of this program"},
+			cli.HelpFlag,
 		},
 		Commands: []*cli.Command{
 			a.cmdRun(),
@@ -222,24 +255,59 @@ func (a *App) cliApp() *cli.App {
 			a.cmdWorker(),
 			a.cmdCollect(),
 			a.cmdCancel(),
+			a.cmdVersion(),
+			a.cmdCompletion(),
+			a.cmdHelp(),
+		},
+		Before: func(c *cli.Context) error {
+			if _, ok := logLevels[c.String(flagLogLevel)]; !ok {
+				return usageErr("use debug, info, warn or error", "unknown --log-level %q", c.String(flagLogLevel))
+			}
+			switch c.String(flagLogFormat) {
+			case "text":
+			case "json":
+				a.jsonErrors = true
+			default:
+				return usageErr("use text or json", "unknown --log-format %q", c.String(flagLogFormat))
+			}
+			if c.Bool(flagVersion) {
+				if err := writeVersion(a.Stdout, a.Name); err != nil {
+					return err
+				}
+				return errDone
+			}
+			return nil
+		},
+		// The root's action: no command, or one that does not exist.
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			return a.unknownCommand(c.App, c.Args().First())
 		},
 	}
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
-		return usageErr(fmt.Sprintf("see '%s --help'", a.Name), "%v", err)
+		return a.flagError(err, app.Flags, "")
 	}
 	for _, c := range app.Commands {
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitCodesHelp + "\n"
+		a.tidyCommand(c)
 		c.OnUsageError = func(cc *cli.Context, err error, _ bool) error {
-			return usageErr(fmt.Sprintf("see '%s %s --help'", a.Name, cc.Command.Name), "%v", err)
+			return a.flagError(err, cc.Command.Flags, cc.Command.Name)
 		}
 	}
+	tidyFlags(app.Flags)
 	return app
 }
 
+// logger is the logger of a command: the format and level of the global
+// flags (checked before any command runs), on stderr.
 func (a *App) logger(c *cli.Context) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(c.String("log-level"))
-	if err != nil || lvl == zerolog.NoLevel {
+	lvl, ok := logLevels[c.String(flagLogLevel)]
+	if !ok {
 		lvl = zerolog.InfoLevel
+	}
+	if c.String(flagLogFormat) == "json" {
+		return NewJSONLogger(a.Stderr, lvl)
 	}
 	return NewLogger(a.Stderr, lvl)
 }
