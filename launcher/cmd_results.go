@@ -15,6 +15,12 @@ type resultsOptions struct {
 	Format string
 	Output string
 	Status []string
+	// Where are conditions NAME OP VALUE, all of which a run meets.
+	Where []string
+	// Sort is a comma-separated list of columns, -NAME descending.
+	Sort string
+	// Columns is a comma-separated list of the columns of table and csv.
+	Columns string
 }
 
 func (a *App) cmdResults() *cli.Command {
@@ -25,26 +31,45 @@ func (a *App) cmdResults() *cli.Command {
 			"metric (a clash gets a param_/metric_ prefix), then started, ended, duration_s, error.\n" +
 			"csv opens in pandas as is; jsonl and json hold the full records (data, series,\n" +
 			"artifacts, logs).\n\n" +
+			"The table shows the error of each run that has one (its first line; 'logs' prints\n" +
+			"a command's whole output).\n\n" +
+			"--where NAME OP VALUE keeps the runs that meet it (repeat it: a run must meet\n" +
+			"all); NAME is a column as the CSV header names it (a param, a metric, status,\n" +
+			"replicate, duration_s, ...), OP one of = != < <= > >=; numbers compare as\n" +
+			"numbers, anything else as text, and a run without the param or metric (a failed\n" +
+			"run has no metrics) meets no condition on it. --sort orders by columns, -NAME\n" +
+			"descending, runs without a value last. --columns picks the columns of table and\n" +
+			"csv, in its order. Quote a condition with < or > for the shell.\n\n" +
 			"Order: table and json sort the runs by params, then replicate. csv and jsonl\n" +
 			"stream the store without holding it in memory, in the store's record order (by\n" +
-			"segment, then position in it), which is the same from one call to the next.\n\n" +
+			"segment, then position in it), which is the same from one call to the next;\n" +
+			"with --where, --sort or --columns they read the store first, as table does.\n\n" +
 			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab results --store runs/pi\n" +
 			"   metalab results --store runs/pi --format csv --output results.csv\n" +
-			"   metalab results --store runs/pi --status failed",
+			"   metalab results --store runs/pi --status failed\n" +
+			"   metalab results --store runs/pi --where n_samples=1000 --where 'pi_estimate>3'\n" +
+			"   metalab results --store runs/pi --sort -pi_estimate --columns run_id,n_samples,pi_estimate\n" +
+			"   METALAB_STORE=runs/pi metalab results --format json",
 		Flags: []cli.Flag{
 			storeFlag(),
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table, csv, jsonl or json"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
 			&cli.StringSliceFlag{Name: "status", Usage: "only runs with this status (completed, failed, cancelled, running); repeatable"},
+			&cli.StringSliceFlag{Name: "where", Usage: "only runs that meet `COND`: NAME=VALUE, or NAME!=, <, <=, >, >= VALUE ('pi_estimate>3'); repeatable"},
+			&cli.StringFlag{Name: "sort", Usage: "sort by these comma-separated `COLUMNS`, -NAME descending"},
+			&cli.StringFlag{Name: "columns", Aliases: []string{"c"}, Usage: "print only these comma-separated `COLUMNS` (table and csv)"},
 		},
 		Action: func(c *cli.Context) error {
 			return a.runResults(resultsOptions{
-				Store:  c.String("store"),
-				Format: c.String("format"),
-				Output: c.String("output"),
-				Status: c.StringSlice("status"),
+				Store:   c.String("store"),
+				Format:  c.String("format"),
+				Output:  c.String("output"),
+				Status:  c.StringSlice("status"),
+				Where:   c.StringSlice("where"),
+				Sort:    c.String("sort"),
+				Columns: c.String("columns"),
 			}, a.Stdout, a.Stderr)
 		},
 	}
@@ -62,6 +87,14 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 	if write == nil {
 		return usageErr("use table, csv, jsonl or json", "unknown --format %q", opts.Format)
 	}
+	q, err := parseQuery(opts.Where, opts.Sort, opts.Columns)
+	if err != nil {
+		return err
+	}
+	if q.columns != nil && (opts.Format == "json" || opts.Format == "jsonl") {
+		return usageErr("json and jsonl hold whole records; --columns picks the columns of table and csv",
+			"--columns with --format %s", opts.Format)
+	}
 	var statuses []store.Status
 	for _, s := range opts.Status {
 		st := store.Status(s)
@@ -72,7 +105,7 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 	}
 	if stream := map[string]func(*store.Store, []store.Status, io.Writer) error{
 		"csv": streamCSV, "jsonl": streamJSONL,
-	}[opts.Format]; stream != nil {
+	}[opts.Format]; stream != nil && q.empty() {
 		st, err := store.OpenExisting(opts.Store)
 		if err != nil {
 			return err
@@ -109,6 +142,16 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 	}
 	if len(statuses) > 0 {
 		res = res.WithStatus(statuses...)
+	}
+	res, cols, err := q.apply(res)
+	if err != nil {
+		return err
+	}
+	if cols != nil {
+		write = map[string]func(*Results, io.Writer) error{
+			"table": func(r *Results, w io.Writer) error { return r.writeTable(w, cols) },
+			"csv":   func(r *Results, w io.Writer) error { return r.writeCSV(w, cols) },
+		}[opts.Format]
 	}
 	if opts.Output == "" || opts.Output == "-" {
 		err = write(res, out)

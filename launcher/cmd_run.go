@@ -124,8 +124,22 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 		return runErr
 	}
 	if s.Failed > 0 {
-		return fmt.Errorf("%d of %d runs failed; see '%s results --store %s --status failed': %w",
-			s.Failed, s.Total, a.Name, h.StoreDir(), ErrRunsFailed)
+		// The table of the failed runs shows each one's error.
+		hint := fmt.Sprintf("their errors: '%s results --store %s --status failed'", a.Name, h.StoreDir())
+		if a.isExperimentFile(opts.Target) {
+			hint += fmt.Sprintf("; a run's whole output: '%s logs --store %s RUN_ID'", a.Name, h.StoreDir())
+		}
+		return &exitError{code: ExitRunsFailed, hint: hint, err: runsFailedError{s.Failed, s.Total}}
 	}
 	return nil
 }
+
+// runsFailedError says how many runs of a sweep failed; it is
+// [ErrRunsFailed].
+type runsFailedError struct{ failed, total int }
+
+func (e runsFailedError) Error() string {
+	return fmt.Sprintf("%d of %d runs failed", e.failed, e.total)
+}
+
+func (e runsFailedError) Is(target error) bool { return target == ErrRunsFailed }

@@ -30,7 +30,7 @@ func TestRunRun(t *testing.T) {
 			out: []string{"nothing to run: all 6 runs are already completed in "}},
 		{name: "runs fail", exp: sweepExp("r", 3, 2), opts: runOptions{NoTable: true}, code: ExitRunsFailed,
 			out:    []string{"6 runs: 6 executed (4 completed, 2 failed, 0 cancelled)"},
-			stderr: "metalab: 2 of 6 runs failed; see 'metalab results --store "},
+			stderr: "metalab: 2 of 6 runs failed\nhint: their errors: 'metalab results --store "},
 		{name: "interrupted", exp: cancelling(), opts: runOptions{NoTable: true, Workers: 1}, code: ExitInterrupted,
 			stderr: "\nhint: run the same command again to resume\n"},
 		{name: "a bad progress mode", exp: sweepExp("r", 1), opts: runOptions{Progress: "fancy"}, code: ExitUsage,

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/metalab-hpc/metalab/params"
 )
@@ -160,16 +161,7 @@ func formatValue(v any) string {
 // WriteCSV writes one row per run with a header row (see the README for the
 // columns). pandas.read_csv reads it as is.
 func (r *Results) WriteCSV(w io.Writer) error {
-	cw, err := newCSVExport(w, columns(r.list()))
-	if err != nil {
-		return err
-	}
-	for _, run := range r.list() {
-		if err := cw.write(run); err != nil {
-			return err
-		}
-	}
-	return cw.flush()
+	return r.writeCSV(w, columns(r.list()))
 }
 
 // csvExport writes a CSV export: the header row of its columns, then a row
@@ -241,15 +233,35 @@ func (r *Results) Table() string {
 	return b.String()
 }
 
-// WriteTable writes [Results.Table] to w.
+// WriteTable writes [Results.Table] to w: run ID, status, replicate, the
+// params and metrics, and the error of runs that have one.
 func (r *Results) WriteTable(w io.Writer) error {
+	return r.writeTable(w, tableColumns(r.list()))
+}
+
+// tableColumns are the columns of the table of runs: those of the CSV
+// export but the seed and timings, and the error only when a run has one
+// (the table of failed runs is where a person looks for why).
+func tableColumns(runs []*Record) []column {
+	failed := false
+	for _, run := range runs {
+		if run.Error != "" {
+			failed = true
+			break
+		}
+	}
 	var cols []column
-	for _, c := range columns(r.list()) {
-		if c.kind == 'f' && c.name != "run_id" && c.name != "status" && c.name != "replicate" {
+	for _, c := range columns(runs) {
+		if c.kind == 'f' && c.name != "run_id" && c.name != "status" && c.name != "replicate" && (c.name != "error" || !failed) {
 			continue
 		}
 		cols = append(cols, c)
 	}
+	return cols
+}
+
+// writeTable writes the runs as an aligned table of the given columns.
+func (r *Results) writeTable(w io.Writer, cols []column) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, c := range cols {
 		if i > 0 {
@@ -270,6 +282,20 @@ func (r *Results) WriteTable(w io.Writer) error {
 	return tw.Flush()
 }
 
+// writeCSV writes the runs as CSV with the given columns.
+func (r *Results) writeCSV(w io.Writer, cols []column) error {
+	cw, err := newCSVExport(w, cols)
+	if err != nil {
+		return err
+	}
+	for _, run := range r.list() {
+		if err := cw.write(run); err != nil {
+			return err
+		}
+	}
+	return cw.flush()
+}
+
 func tableCell(r *Record, c column) string {
 	switch c.kind {
 	case 'm':
@@ -282,12 +308,25 @@ func tableCell(r *Record, c column) string {
 		}
 		return strconv.FormatFloat(v, 'g', 6, 64)
 	case 'p':
-		s := cell(r, c)
-		s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
-		if len(s) > 40 {
-			s = s[:37] + "..."
-		}
-		return s
+		return shorten(cell(r, c), 40)
+	}
+	if c.name == "error" {
+		// The first line, as the CSV has it; 'logs' has the rest.
+		return shorten(cell(r, c), 80)
 	}
 	return cell(r, c)
+}
+
+// shorten makes s fit a table cell of width n: tabs and newlines escaped,
+// and the end cut off.
+func shorten(s string, n int) string {
+	s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
+	if len(s) > n {
+		cut := n - 3
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
 }
