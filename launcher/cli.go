@@ -1,11 +1,14 @@
 package launcher
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -105,3 +108,81 @@ func safeName(s string) string {
 	}
 	return string(b)
 }
+
+// checkStoreDir refuses a --store that names an existing directory that
+// holds files but is neither a store nor one being made: a sweep would
+// scatter its segments, indexes and logs among the files there (or, in a
+// directory of stores, beside them). force lets it through. A store being
+// made, by this process earlier or by another that holds its lock and has
+// not bound it yet, holds nothing but the directories that the store
+// package creates before its manifest.
+func checkStoreDir(dir string, force bool) error {
+	if force || dir == "" || fileExists(store.ManifestPath(dir)) {
+		return nil
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil // missing, or not a directory: opening the store says
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	layout, err := storeLayout()
+	if err != nil {
+		return err
+	}
+	var foreign []string
+	for _, n := range names {
+		if !layout[n] {
+			foreign = append(foreign, n)
+		}
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	sort.Strings(foreign)
+	shown := foreign[:min(3, len(foreign))]
+	for i, n := range shown {
+		if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil && fi.IsDir() {
+			shown[i] = n + "/"
+		}
+	}
+	list := strings.Join(shown, ", ")
+	if len(foreign) > len(shown) {
+		list += fmt.Sprintf(" and %d more", len(foreign)-len(shown))
+	}
+	return usageErr("name a new or empty directory, or a store; --force runs into this one anyway",
+		"--store %s is not a metalab store, and not empty: it holds %s", dir, list)
+}
+
+// storeLayout is the set of names that a store holds before it is bound
+// to an experiment, learnt from a store made and locked in a scratch
+// directory: the store package alone spells them.
+var storeLayout = sync.OnceValues(func() (map[string]bool, error) {
+	tmp, err := os.MkdirTemp("", "metalab-layout-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	st, err := store.Open(tmp)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	lock, err := st.Lock(context.Background(), store.LockOptions{Mode: store.Exclusive, Purpose: "learning the store layout"})
+	if err != nil {
+		return nil, err
+	}
+	names, err := os.ReadDir(tmp)
+	lock.Release()
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, e := range names {
+		set[e.Name()] = true
+	}
+	return set, nil
+})

@@ -22,6 +22,12 @@ type runOptions struct {
 	Wait bool
 	// MaxPlanTime is as in Options: 0 the default, negative no limit.
 	MaxPlanTime time.Duration
+	// DryRun prints the plan and runs nothing.
+	DryRun bool
+	// Force runs into a directory that is not a store and not empty.
+	Force bool
+	// JSONLog: the logger writes JSON, and progress lines go through it.
+	JSONLog bool
 }
 
 func (a *App) cmdRun() *cli.Command {
@@ -37,15 +43,23 @@ func (a *App) cmdRun() *cli.Command {
 			"(--wait waits for it instead). A plan that metalab alone would take longer than\n" +
 			"--max-plan-time to get through (at its least cost a run) is refused before\n" +
 			"anything is written.\n\n" +
+			"--dry-run prints the plan (runs, already completed, to run, the first few) and runs\n" +
+			"nothing. A --store that names a directory with other files in it, not a store,\n" +
+			"is refused (--force runs into it anyway). Without --store, $METALAB_STORE names\n" +
+			"the store, else a new temporary directory is made.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab run examples/pi/pi.toml --store runs/pi\n" +
-			"   metalab run examples/pi/pi.toml --store runs/pi --workers 8 --progress lines",
+			"   metalab run examples/pi/pi.toml --store runs/pi --dry-run\n" +
+			"   metalab run examples/pi/pi.toml --store runs/pi --workers 8 --progress lines\n" +
+			"   METALAB_STORE=runs/pi metalab run examples/pi/pi.toml --log-level warn",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR` (default: a new temporary directory)"},
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Usage: "runs executed at once (default: one per CPU)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, bar, lines, quiet"},
 			&cli.BoolFlag{Name: "no-table", Usage: "do not print the results table at the end"},
 			&cli.BoolFlag{Name: "wait", Usage: "if another process writes the store, wait for it to end (default: refuse)"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan and the first runs to run; run nothing"},
+			&cli.BoolFlag{Name: "force", Usage: "run into a --store directory that is not a store and not empty"},
 			&cli.DurationFlag{Name: "max-plan-time", Value: DefaultMaxPlanTime, Usage: "refuse a plan whose runs metalab alone would take longer than `DURATION` to get through; 0: no limit"},
 		},
 		Action: func(c *cli.Context) error {
@@ -59,6 +73,9 @@ func (a *App) cmdRun() *cli.Command {
 				Progress: c.String("progress"),
 				NoTable:  c.Bool("no-table"),
 				Wait:     c.Bool("wait"),
+				DryRun:   c.Bool("dry-run"),
+				Force:    c.Bool("force"),
+				JSONLog:  c.String(flagLogFormat) == "json",
 			}
 			switch d := c.Duration("max-plan-time"); {
 			case d < 0:
@@ -90,12 +107,24 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 	if err != nil {
 		return err
 	}
+	if err := checkStoreDir(opts.Store, opts.Force); err != nil {
+		return err
+	}
+	if opts.DryRun {
+		return a.dryRun(ctx, exp, opts, out)
+	}
+	mode := opts.Progress
+	if opts.JSONLog && (mode == "lines" || mode == "" || mode == "auto" && !isTerminal(a.Stderr)) {
+		// Progress lines as records of the JSON log: stderr holds
+		// nothing but JSON.
+		mode = "log"
+	}
 	h, err := Run(ctx, *exp, WithOptions(Options{
 		Store:        opts.Store,
 		Workers:      opts.Workers,
 		Logger:       &log,
 		Progress:     a.Stderr,
-		ProgressMode: opts.Progress,
+		ProgressMode: mode,
 		LockWait:     lockWait,
 		MaxPlanTime:  opts.MaxPlanTime,
 	}))

@@ -3,6 +3,9 @@ package launcher
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,6 +40,10 @@ func TestRunRun(t *testing.T) {
 			stderr: "metalab: unknown --progress \"fancy\"\nhint: use auto, bar, lines or quiet\n"},
 		{name: "negative workers", exp: sweepExp("r", 1), opts: runOptions{Workers: -1}, code: ExitUsage,
 			stderr: "metalab: --workers must be positive, got -1\n"},
+		{name: "a dry run", exp: sweepExp("r", 3), opts: runOptions{DryRun: true},
+			out: []string{"experiment r (version 1): 6 runs, 0 already completed, 6 to run\n", "first 5 to run:\n", "  ... and 1 more\ndry run: nothing run\n"}},
+		{name: "a dry run of a store with runs", exp: sweepExp("r", 3, 1), opts: runOptions{DryRun: true}, again: true,
+			out: []string{"6 runs, 4 already completed, 2 to run\n", "x=1\n"}},
 		{name: "an unknown experiment", exp: sweepExp("r", 1), opts: runOptions{Target: "nope"}, code: ExitUsage,
 			stderr: "metalab: no experiment named \"nope\"\nhint: name one of: r\n"},
 	}
@@ -53,7 +60,9 @@ func TestRunRun(t *testing.T) {
 			}
 			var out bytes.Buffer
 			if tt.again {
-				if err := app.runRun(ctx, zerolog.Nop(), opts, &out); err != nil {
+				first := opts
+				first.DryRun = false
+				if err := app.runRun(ctx, zerolog.Nop(), first, &out); err != nil && !errors.Is(err, ErrRunsFailed) {
 					t.Fatal(err)
 				}
 				out.Reset()
@@ -91,5 +100,71 @@ func cancelling() Experiment {
 			<-ctx.Done()
 			return ctx.Err()
 		}),
+	}
+}
+
+// TestCheckStoreDir: a --store with files of its own is refused, a store
+// or one being made is not.
+func TestCheckStoreDir(t *testing.T) {
+	mk := func(files ...string) string {
+		dir := t.TempDir()
+		for _, f := range files {
+			p := filepath.Join(dir, f)
+			parent := filepath.Dir(p)
+			if strings.HasSuffix(f, "/") {
+				parent = p
+			}
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(f, "/") {
+				if err := os.WriteFile(p, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return dir
+	}
+	// A store as a sweep leaves it before binding it: its layout and lock.
+	making := t.TempDir()
+	if err := os.RemoveAll(making); err != nil {
+		t.Fatal(err)
+	}
+	layout, err := storeLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range layout {
+		if err := os.MkdirAll(filepath.Join(making, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		dir   string
+		force bool
+		err   string
+	}{
+		{"missing", filepath.Join(t.TempDir(), "new"), false, ""},
+		{"empty", mk(), false, ""},
+		{"a store", mk("metalab.json", "notes.txt"), false, ""},
+		{"a store being made", making, false, ""},
+		{"a project", mk("a.py", "b.py", "data/", "out/x", "z"), false, "it holds a.py, b.py, data/ and 2 more"},
+		{"a project, forced", mk("a.py"), true, ""},
+		{"a directory of stores", mk("pi/metalab.json"), false, "it holds pi/"},
+		{"a file", mk("f"), false, ""}, // not a directory: opening the store says so
+	}
+	for _, tt := range tests {
+		dir := tt.dir
+		if tt.name == "a file" {
+			dir = filepath.Join(dir, "f")
+		}
+		err := checkStoreDir(dir, tt.force)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: checkStoreDir()=%v, want nil", tt.name, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: checkStoreDir()=%v, want %q", tt.name, err, tt.err)
+		}
 	}
 }
