@@ -19,9 +19,12 @@ func (a *App) cmdSummary() *cli.Command {
 		Name:  "summary",
 		Usage: "mean, standard deviation and 95% confidence interval of each metric per group",
 		Description: "Groups the completed runs by the given params (typically all params, so that a\n" +
-			"group is the seed replicates of one point) and gives per group and metric: count,\n" +
-			"mean, sample standard deviation and the 95% confidence interval of the mean\n" +
-			"(Student's t).\n\n" +
+			"group is the seed replicates of one point) and gives per group and metric: count\n" +
+			"(n), mean, sample standard deviation (std) and the 95% confidence interval of the\n" +
+			"mean (ci_low, ci_high; Student's t). The table's columns are named as the JSON's\n" +
+			"keys. A group with no completed run that has a metric (all its runs failed, say)\n" +
+			"is listed after the table with what became of its runs; in JSON it is an entry\n" +
+			"whose metric is null, and every entry counts its group's runs by status (runs).\n\n" +
 			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab summary --store runs/pi --group-by n_samples\n" +

@@ -10,28 +10,37 @@ import (
 	"text/tabwriter"
 
 	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/store"
 )
 
 // GroupStat summarises one metric over the completed runs of one group
-// (typically the seed replicates of one param point).
+// (typically the seed replicates of one param point). A group without a
+// completed run that has a metric (all its runs failed, say) has one
+// GroupStat of its own, with no Metric and N 0, so that it is not missing
+// from the summary: its Runs say what became of them.
 type GroupStat struct {
 	Group  params.Point `json:"group"`
-	Metric string       `json:"metric"`
+	Metric string       `json:"metric"` // "" (null in JSON): the group has no values
 	N      int          `json:"n"`
 	Mean   float64      `json:"mean"`
 	Std    float64      `json:"std"`     // sample standard deviation (n-1)
 	CILow  float64      `json:"ci_low"`  // 95% confidence interval of the mean,
 	CIHigh float64      `json:"ci_high"` // Student's t with n-1 degrees of freedom
+	// Runs counts the group's runs by status, the failed ones included.
+	Runs map[store.Status]int `json:"runs"`
 }
 
-// Summary groups the completed runs by the given params and returns, per
-// group and metric, the count, mean, standard deviation and 95% confidence
-// interval of the mean. Null metric values are left out.
+// Summary groups the runs by the given params and returns, per group and
+// metric, the count, mean, standard deviation and 95% confidence interval
+// of the mean over the completed runs. Null metric values are left out. A
+// group none of whose runs completed with a metric is listed too, with an
+// empty Metric (see [GroupStat]).
 func (r *Results) Summary(groupBy ...string) []GroupStat {
 	type key struct{ group, metric string }
 	values := map[key][]float64{}
 	groups := map[string]params.Point{}
-	for _, run := range r.Completed().list() {
+	counts := map[string]map[store.Status]int{}
+	for _, run := range r.list() {
 		g := params.Point{}
 		for _, name := range groupBy {
 			if v, ok := run.Params[name]; ok {
@@ -40,6 +49,13 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		}
 		gk, _ := params.Canonical(g)
 		groups[string(gk)] = g
+		if counts[string(gk)] == nil {
+			counts[string(gk)] = map[store.Status]int{}
+		}
+		counts[string(gk)][run.Status]++
+		if run.Status != store.StatusCompleted {
+			continue
+		}
 		for m, v := range run.Metrics {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				continue
@@ -49,8 +65,9 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		}
 	}
 	var out []GroupStat
+	summarised := map[string]bool{}
 	for k, vs := range values {
-		s := GroupStat{Group: groups[k.group], Metric: k.metric, N: len(vs)}
+		s := GroupStat{Group: groups[k.group], Metric: k.metric, N: len(vs), Runs: counts[k.group]}
 		s.Mean, s.Std = meanStd(vs)
 		half := math.NaN()
 		if s.N > 1 {
@@ -58,6 +75,13 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		}
 		s.CILow, s.CIHigh = s.Mean-half, s.Mean+half
 		out = append(out, s)
+		summarised[k.group] = true
+	}
+	for gk, g := range groups {
+		if !summarised[gk] {
+			nan := math.NaN()
+			out = append(out, GroupStat{Group: g, Runs: counts[gk], Mean: nan, Std: nan, CILow: nan, CIHigh: nan})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if c := comparePoints(out[i].Group, out[j].Group); c != 0 {
@@ -104,12 +128,19 @@ func tQuantile975(df int) float64 {
 	return z + g1/n + g2/(n*n) + g3/(n*n*n)
 }
 
-// WriteSummary writes stats as an aligned table.
+// WriteSummary writes stats as an aligned table, its columns named as the
+// JSON keys are. The groups without values follow it, each with what
+// became of its runs.
 func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	head := append(append([]string{}, groupBy...), "metric", "n", "mean", "std", "ci95_low", "ci95_high")
+	head := append(append([]string{}, groupBy...), "metric", "n", "mean", "std", "ci_low", "ci_high")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	var empty []GroupStat
 	for _, s := range stats {
+		if s.Metric == "" {
+			empty = append(empty, s)
+			continue
+		}
 		var row []string
 		for _, g := range groupBy {
 			row = append(row, formatValue(s.Group[g]))
@@ -117,7 +148,45 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 		row = append(row, s.Metric, fmt.Sprint(s.N), fmtG(s.Mean), fmtG(s.Std), fmtG(s.CILow), fmtG(s.CIHigh))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	groups := "1 group"
+	if len(empty) > 1 {
+		groups = fmt.Sprintf("%d groups", len(empty))
+	}
+	fmt.Fprintf(w, "\nno completed run with a metric in %s:\n", groups)
+	for _, s := range empty {
+		var name []string
+		for _, g := range groupBy {
+			name = append(name, g+"="+formatValue(s.Group[g]))
+		}
+		if len(name) == 0 {
+			name = []string{"all runs"}
+		}
+		if _, err := fmt.Fprintf(w, "  %s: %s\n", strings.Join(name, " "), formatCounts(s.Runs)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formatCounts writes counts of runs by status: "3 failed, 1 cancelled".
+// Completed runs, if any, have no metric.
+func formatCounts(c map[store.Status]int) string {
+	var parts []string
+	for _, st := range []store.Status{store.StatusFailed, store.StatusCancelled, store.StatusRunning} {
+		if c[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[st], st))
+		}
+	}
+	if n := c[store.StatusCompleted]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d completed without a metric", n))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtG(v float64) string {
@@ -128,7 +197,8 @@ func fmtG(v float64) string {
 }
 
 // MarshalJSON writes undefined statistics (std and interval of a single
-// value) as null.
+// value, all of them for a group without values) and an empty Metric as
+// null.
 func (s GroupStat) MarshalJSON() ([]byte, error) {
 	num := func(v float64) *float64 {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -136,13 +206,18 @@ func (s GroupStat) MarshalJSON() ([]byte, error) {
 		}
 		return &v
 	}
+	var metric *string
+	if s.Metric != "" {
+		metric = &s.Metric
+	}
 	return json.Marshal(struct {
-		Group  params.Point `json:"group"`
-		Metric string       `json:"metric"`
-		N      int          `json:"n"`
-		Mean   *float64     `json:"mean"`
-		Std    *float64     `json:"std"`
-		CILow  *float64     `json:"ci_low"`
-		CIHigh *float64     `json:"ci_high"`
-	}{s.Group, s.Metric, s.N, num(s.Mean), num(s.Std), num(s.CILow), num(s.CIHigh)})
+		Group  params.Point         `json:"group"`
+		Metric *string              `json:"metric"`
+		N      int                  `json:"n"`
+		Mean   *float64             `json:"mean"`
+		Std    *float64             `json:"std"`
+		CILow  *float64             `json:"ci_low"`
+		CIHigh *float64             `json:"ci_high"`
+		Runs   map[store.Status]int `json:"runs"`
+	}{s.Group, metric, s.N, num(s.Mean), num(s.Std), num(s.CILow), num(s.CIHigh), s.Runs})
 }

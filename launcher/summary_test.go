@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -71,6 +72,64 @@ func TestTQuantile(t *testing.T) {
 	for _, tt := range tests {
 		if got := tQuantile975(tt.df); math.Abs(got-tt.want) > 2e-4 {
 			t.Errorf("tQuantile975(%d)=%.5f, want %.4f", tt.df, got, tt.want)
+		}
+	}
+}
+
+// TestSummaryOfGroupsWithoutValues: a group whose runs all failed is in
+// the summary, with its counts, in the table and in JSON.
+func TestSummaryOfGroupsWithoutValues(t *testing.T) {
+	res := &Results{runs: []*Record{
+		rec(1, 0, store.StatusCompleted, 1),
+		rec(1, 1, store.StatusCompleted, 3),
+		rec(2, 0, store.StatusFailed, 0),
+		rec(2, 1, store.StatusFailed, 0),
+		rec(2, 2, store.StatusCancelled, 0),
+	}}
+	stats := res.Summary("a")
+	if got, want := len(stats), 2; got != want {
+		t.Fatalf("len(Summary())=%d, want %d: %+v", got, want, stats)
+	}
+	if s := stats[1]; s.Metric != "" || s.N != 0 || s.Runs[store.StatusFailed] != 2 || s.Runs[store.StatusCancelled] != 1 {
+		t.Errorf("group a=2: %+v, want no metric and 2 failed, 1 cancelled", s)
+	}
+	if got, want := stats[0].Runs[store.StatusCompleted], 2; got != want {
+		t.Errorf("group a=1 counts %d completed runs, want %d", got, want)
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, stats, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "a  metric  n  mean  std      ci_low    ci_high\n" +
+		"1  y       2  2     1.41421  -10.7062  14.7062\n" +
+		"\nno completed run with a metric in 1 group:\n" +
+		"  a=2: 2 failed, 1 cancelled\n"
+	if got := buf.String(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+	b, err := json.Marshal(stats[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `{"group":{"a":2},"metric":null,"n":0,"mean":null,"std":null,"ci_low":null,"ci_high":null,"runs":{"cancelled":1,"failed":2}}`; got != want {
+		t.Errorf("JSON %s, want %s", got, want)
+	}
+}
+
+// TestSummaryNamesMatch: the table's columns are the JSON's keys.
+func TestSummaryNamesMatch(t *testing.T) {
+	stats := (&Results{runs: []*Record{rec(1, 0, store.StatusCompleted, 1)}}).Summary()
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, stats, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(stats[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range strings.Fields(strings.SplitN(buf.String(), "\n", 2)[0]) {
+		if !strings.Contains(string(b), `"`+col+`":`) {
+			t.Errorf("table column %q is no JSON key: %s", col, b)
 		}
 	}
 }
