@@ -47,11 +47,25 @@ type MetricOption func(*metricOpts)
 type metricOpts struct {
 	step    int64
 	hasStep bool
+	stepErr error // a step beyond what int64 holds
 }
 
-// Step makes a metric a point of a stepped series.
-func Step(step int64) MetricOption {
-	return func(o *metricOpts) { o.step, o.hasStep = step, true }
+// Integer is any integer type, so that a step needs no conversion:
+// capture.Step(epoch) for an int, uint32 or int64 epoch alike.
+type Integer interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr
+}
+
+// Step makes a metric a point of a stepped series. Steps are stored as
+// int64: an unsigned step above math.MaxInt64 fails the run rather than
+// wrap around to a negative one.
+func Step[T Integer](step T) MetricOption {
+	s := int64(step)
+	if step > 0 && s < 0 {
+		err := fmt.Errorf("step %d does not fit in an int64", uint64(step))
+		return func(o *metricOpts) { o.stepErr = err }
+	}
+	return func(o *metricOpts) { o.step, o.hasStep = s, true }
 }
 
 // Metrics maps a metric name to its value. NaN stands for a value that was

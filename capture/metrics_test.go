@@ -38,3 +38,36 @@ func TestDecodeMetricsAgreesWithDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestStepAnyInteger: Step takes any integer type, and refuses an
+// unsigned step that int64 cannot hold rather than store it negative.
+func TestStepAnyInteger(t *testing.T) {
+	type epoch uint16
+	rec := TestRecorder(t, t.TempDir(), "artifacts/r")
+	var i int = 1
+	var u32 uint32 = 2
+	var i8 int8 = -3
+	rec.Metric("loss", 0.5, Step(i))
+	rec.Metric("loss", 0.4, Step(u32))
+	rec.Metric("loss", 0.3, Step(i8))
+	rec.Metric("loss", 0.2, Step(epoch(4)))
+	rec.Metric("loss", 0.1, Step(5))
+	rec.Metric("loss", 0.0, Step(uint64(math.MaxInt64)))
+	var steps []int64
+	for _, p := range rec.Result().Series["loss"] {
+		steps = append(steps, p.Step)
+	}
+	if got, want := fmt.Sprint(steps), "[1 2 -3 4 5 9223372036854775807]"; got != want {
+		t.Errorf("steps %s, want %s", got, want)
+	}
+	if err := rec.Err(); err != nil {
+		t.Fatalf("Err()=%v", err)
+	}
+	rec.Metric("loss", 0, Step(uint64(math.MaxInt64)+1))
+	if got, want := fmt.Sprint(rec.Err()), `invalid capture: metric "loss": step 9223372036854775808 does not fit in an int64`; got != want {
+		t.Errorf("Err()=%s, want %s", got, want)
+	}
+	if got, want := len(rec.Result().Series["loss"]), 6; got != want {
+		t.Errorf("%d points, want %d", got, want)
+	}
+}

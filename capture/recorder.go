@@ -102,6 +102,10 @@ func (r *Recorder) Metric(name string, value float64, opts ...MetricOption) {
 		r.fail(err)
 		return
 	}
+	if o.stepErr != nil {
+		r.fail(fmt.Errorf("metric %q: %w", name, o.stepErr))
+		return
+	}
 	finite := !math.IsNaN(value) && !math.IsInf(value, 0)
 	if !finite {
 		r.res.Warnings = append(r.res.Warnings,

@@ -21,6 +21,12 @@ type Record = store.Record
 // Results holds the runs of a store, one record per run ID (the completed
 // one when there is one). It mirrors Python's metalab Results.
 //
+// Failed runs are results: [Handle.Result] of a sweep whose runs failed
+// returns every run, the failed ones with their Error, and a nil error
+// (see the example of [Handle.Result]); [Results.WithStatus] picks them out,
+// and [Handle.Status] counts them. Result's error says what stopped the
+// sweep itself: a cancellation, or the store.
+//
 // The results of [Handle.Result] are read from the store on first use, so
 // that a sweep of millions of runs does not hold them all in memory unless
 // asked to; [Results.Err] tells whether that reading failed.
