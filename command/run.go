@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -82,7 +84,53 @@ func (o *Op) Execute(ctx context.Context, rt *launcher.Runtime) error {
 			rt.Logger.Warn().Str(fieldWarning, w).Msg("capture warning")
 		}
 	}
+	if out.stdoutCapture != "" {
+		if _, warned := stdoutWarned.LoadOrStore(o, true); !warned {
+			rt.Logger.Warn().Str(fieldStdoutLine, out.stdoutCapture).
+				Msg("a run printed a capture line to stdout, where metalab does not look for one: append capture lines to the file $METALAB_CAPTURE instead, as in echo '{\"metric\": \"loss\", \"value\": 0.25}' >> \"$METALAB_CAPTURE\" (said once per sweep)")
+		}
+	}
 	return err
+}
+
+// fieldStdoutLine is a capture line that a run printed to stdout.
+const fieldStdoutLine = "stdout_line"
+
+// stdoutWarned holds the operations (*Op) whose sweep was told that a run
+// printed its capture lines to stdout: once is enough, and the check
+// costs nothing after it.
+var stdoutWarned sync.Map
+
+// stdoutScanLimit is how much of the start of a run's stdout is looked at
+// for capture lines: enough for a program that prints its results, and a
+// bounded read for one that prints gigabytes.
+const stdoutScanLimit = 64 << 10
+
+// captureOnStdout returns the first line of the run's stdout (the range
+// ref of the slot's log, read through metalab's own descriptor f) that is
+// a line of the capture protocol, shortened for a message, or "". It is
+// asked only of runs that captured nothing, whose capture lines may have
+// gone to stdout by mistake (a print instead of a write to
+// $METALAB_CAPTURE).
+func captureOnStdout(f *os.File, ref *store.LogRef) string {
+	if ref == nil || ref.Length == 0 {
+		return ""
+	}
+	buf := make([]byte, min(ref.Length, stdoutScanLimit))
+	n, _ := f.ReadAt(buf, ref.Offset)
+	for line := range bytes.Lines(buf[:n]) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		if _, err := capture.ParseLine(line); err == nil {
+			if len(line) > 200 {
+				return string(line[:200]) + "..."
+			}
+			return string(line)
+		}
+	}
+	return ""
 }
 
 // runInput is what one execution needs, apart from a launcher.Runtime so
@@ -108,6 +156,9 @@ type outcome struct {
 	stderrTail     string
 	peakRSSKB      int64
 	stdout, stderr *store.LogRef
+	// stdoutCapture is a capture line the run printed to stdout, when it
+	// wrote none to $METALAB_CAPTURE.
+	stdoutCapture string
 }
 
 func (o outcome) annotate(r *store.Record) {
@@ -244,6 +295,13 @@ func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
 	for _, m := range []string{capMsg, artMsg} {
 		if m != "" {
 			tampered = append(tampered, m)
+		}
+	}
+	// A run that captured nothing may have printed its capture lines:
+	// worth a look, until the sweep has been told.
+	if fi, err := files.capFile.Stat(); err == nil && fi.Size() == 0 {
+		if _, warned := stdoutWarned.Load(o); !warned {
+			out.stdoutCapture = captureOnStdout(stdout.f, out.stdout)
 		}
 	}
 	// The capture file is read through metalab's own descriptor, which

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,8 +100,7 @@ func (l *loader) argv(raw map[string]any) ([]string, error) {
 	}
 	if s, ok := v.(string); ok {
 		if strings.ContainsAny(s, "'\"`$|&;<>()*?~\\{}[]") {
-			return nil, l.errAt(p, fmt.Sprintf("write it as an array, one argument a string: command = %s", arrayForm(s)),
-				"command %q holds quotes or shell syntax, but it is not run by a shell", s)
+			return nil, l.errAt(p, commandStringAdvice(s), "command %q holds quotes or shell syntax, but it is not run by a shell", s)
 		}
 		f := strings.Fields(s)
 		if len(f) == 0 {
@@ -131,6 +131,35 @@ func (l *loader) argv(raw map[string]any) ([]string, error) {
 		argv[i] = s
 	}
 	return argv, nil
+}
+
+// shellSyntax is what only a shell makes sense of: redirections, pipes,
+// variables, globs, subshells. Quotes alone an array expresses.
+const shellSyntax = "`$|&;<>()*?~\\{}[]"
+
+// commandStringAdvice says how to write a command string that holds
+// quotes or shell syntax. Quotes only group words, which an array does.
+// Anything else needs a shell: an array would pass "|" or ">" to the
+// program as an argument, so the advice is a shell (or a script), and for
+// a redirection, that metalab keeps each run's output already.
+func commandStringAdvice(s string) string {
+	if !strings.ContainsAny(s, shellSyntax) {
+		return fmt.Sprintf("write it as an array, one argument a string: command = %s", arrayForm(s))
+	}
+	advice := fmt.Sprintf(`let a shell run it: command = ["sh", "-c", %s], or put it in a script and run that`, tomlString(s))
+	if strings.Contains(s, ">") {
+		advice += "; metalab keeps each run's stdout and stderr already ('metalab logs')"
+	}
+	return advice
+}
+
+// tomlString writes s as a TOML string: a literal one, which escapes
+// nothing, when s has no single quote or newline.
+func tomlString(s string) string {
+	if !strings.ContainsAny(s, "'\n\r") {
+		return "'" + s + "'"
+	}
+	return strconv.Quote(s)
 }
 
 // arrayForm writes a command string as the array a shell would have made
