@@ -343,29 +343,6 @@ func (a *App) hasExperiment(name string) bool {
 	return false
 }
 
-// cmdHelp is `help [COMMAND]`. urfave/cli's own exits 3 with "No help
-// topic" on a command it does not know, and had to be hidden.
-func (a *App) cmdHelp() *cli.Command {
-	return &cli.Command{
-		Name:      "help",
-		Usage:     "show the commands, or the help of one",
-		ArgsUsage: "[COMMAND]",
-		Action: func(c *cli.Context) error {
-			switch c.NArg() {
-			case 0:
-				return cli.ShowAppHelp(c)
-			case 1:
-				name := c.Args().First()
-				if c.App.Command(name) == nil {
-					return a.unknownCommand(c.App, name)
-				}
-				return cli.ShowCommandHelp(c, name)
-			}
-			return usageErr(fmt.Sprintf("usage: %s help [COMMAND]", a.Name), "help takes one command, got %d arguments", c.NArg())
-		},
-	}
-}
-
 // closest is the name nearest to got, if it is near enough to be what was
 // meant (a typo, or a word cut short), or "".
 func closest(got string, names []string) string {

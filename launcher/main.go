@@ -271,7 +271,7 @@ func (a *App) cliApp() *cli.App {
 				return usageErr("use text or json", "unknown --log-format %q", c.String(flagLogFormat))
 			}
 			if c.Bool(flagVersion) {
-				if err := writeVersion(a.Stdout, a.Name); err != nil {
+				if err := runVersion(a.Stdout, a.Name); err != nil {
 					return err
 				}
 				return errDone

@@ -1,0 +1,30 @@
+package launcher
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+// cmdHelp is `help [COMMAND]`. urfave/cli's own exits 3 with "No help
+// topic" on a command it does not know, and had to be hidden.
+func (a *App) cmdHelp() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Usage:     "show the commands, or the help of one",
+		ArgsUsage: "[COMMAND]",
+		Action: func(c *cli.Context) error {
+			switch c.NArg() {
+			case 0:
+				return cli.ShowAppHelp(c)
+			case 1:
+				name := c.Args().First()
+				if c.App.Command(name) == nil {
+					return a.unknownCommand(c.App, name)
+				}
+				return cli.ShowCommandHelp(c, name)
+			}
+			return usageErr(fmt.Sprintf("usage: %s help [COMMAND]", a.Name), "help takes one command, got %d arguments", c.NArg())
+		},
+	}
+}
