@@ -209,3 +209,30 @@ func pythonWithPandas() string {
 	}
 	return ""
 }
+
+// TestStaticBinarySaysStatic builds the static binary as the README says
+// (hack/build-static.sh) and checks that `version` calls it static, and
+// the test binary, linked as `go build` links, dynamic.
+func TestStaticBinarySaysStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds a static binary")
+	}
+	static := filepath.Join(t.TempDir(), "metalab-static")
+	if out, err := exec.Command("bash", filepath.Join("hack", "build-static.sh"), static).CombinedOutput(); err != nil {
+		t.Fatalf("hack/build-static.sh: %v\n%s", err, out)
+	}
+	out, err := exec.Command(static, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("metalab-static version: %v\n%s", err, out)
+	}
+	for _, want := range []string{"\nlinking  static\n", "\ntags     netgo,osusergo,sqlite_omit_load_extension\n", "\nsqlite   3."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("metalab-static version lacks %q:\n%s", want, out)
+		}
+	}
+	var buf bytes.Buffer
+	a := &launcher.App{Name: "metalab", Stdout: &buf, Stderr: &buf}
+	if code := a.Run(context.Background(), []string{"metalab", "version"}); code != 0 || !strings.Contains(buf.String(), "\nlinking  dynamic") {
+		t.Errorf("metalab version (the test binary): exit %d\n%s", code, buf.String())
+	}
+}
