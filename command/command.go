@@ -191,3 +191,13 @@ func interpreter(p string) string {
 	}
 	return "sh"
 }
+
+// LimitGrace gives runs at most d between SIGTERM and SIGKILL from now on;
+// d <= 0 changes nothing. A SLURM worker calls it with half of the
+// cluster's KillWait before its first run, so that a run it cancels is
+// killed, and recorded as cancelled, before SLURM kills the worker.
+func (o *Op) LimitGrace(d time.Duration) {
+	if d > 0 && d < o.spec.Grace {
+		o.spec.Grace = d
+	}
+}

@@ -484,3 +484,44 @@ func TestRunLeavesNoBackgroundJobs(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestEmptyLogsRemoved: a slot's log that no run wrote to is removed when
+// the slot closes, so that the runs of a task that print nothing leave no
+// file; one with output stays.
+func TestEmptyLogsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	name := script(t, dir, "quiet.sh", "echo only stdout\n")
+	op, _ := New(Spec{Argv: []string{name}, Dir: dir})
+	storeDir := t.TempDir()
+	r := execute(t, context.Background(), op, storeDir, params.Point{}, "s0")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.out.stderr == nil || r.out.stderr.Length != 0 {
+		t.Errorf("stderr ref %+v, want an empty range", r.out.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(storeDir, "logs", "w-s0.out")); err != nil {
+		t.Errorf("the log with output: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(storeDir, "logs", "w-s0.err")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the empty log is left: %v", err)
+	}
+}
+
+// TestLimitGrace: a worker can shorten the grace of a run it cancels, not
+// lengthen it.
+func TestLimitGrace(t *testing.T) {
+	op, err := New(Spec{Argv: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ limit, want time.Duration }{
+		{0, DefaultGrace}, {time.Minute, DefaultGrace}, {2500 * time.Millisecond, 2500 * time.Millisecond}, {time.Hour, 2500 * time.Millisecond},
+	} {
+		op.LimitGrace(tt.limit)
+		if got := op.spec.Grace; got != tt.want {
+			t.Errorf("LimitGrace(%v): grace %v, want %v", tt.limit, got, tt.want)
+		}
+	}
+	var _ interface{ LimitGrace(time.Duration) } = (*Persistent)(nil)
+}

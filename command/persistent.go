@@ -98,6 +98,7 @@ type proc struct {
 	scratch *os.Root // scratch/ in it
 	stdout  *logFile
 	stderr  *logFile
+	st      *store.Store // where the logs are
 	waitErr error
 	line    []byte // the request being sent, reused
 	done    []byte // the done line expected, reused
@@ -203,7 +204,7 @@ func (p *Persistent) start(rt *launcher.Runtime, logName string) (*proc, error) 
 	if err != nil {
 		return nil, err
 	}
-	pr := &proc{sl: sl, tag: newRunTag(), lines: make(chan chanLine, 64), exited: make(chan struct{})}
+	pr := &proc{sl: sl, st: rt.Store(), tag: newRunTag(), lines: make(chan chanLine, 64), exited: make(chan struct{})}
 	fail := func(err error) (*proc, error) {
 		pr.closeFiles()
 		return nil, err
@@ -564,13 +565,13 @@ func (pr *proc) cleanup() {
 	pr.closeFiles()
 }
 
-// closeFiles closes the logs and removes the scratch directory.
+// closeFiles closes the logs, removing those left empty, and removes the
+// scratch directory.
 func (pr *proc) closeFiles() {
-	if pr.stdout != nil {
-		pr.stdout.close()
-	}
-	if pr.stderr != nil {
-		pr.stderr.close()
+	for _, l := range []*logFile{pr.stdout, pr.stderr} {
+		if l != nil {
+			closeLog(pr.st, l)
+		}
 	}
 	if pr.scratch != nil {
 		pr.scratch.Close()
@@ -619,3 +620,6 @@ func (l *logFile) tailSince(start, n int64) string {
 	c.start = start
 	return c.tail(n)
 }
+
+// LimitGrace is [Op.LimitGrace] for the program's process.
+func (p *Persistent) LimitGrace(d time.Duration) { p.op.LimitGrace(d) }

@@ -27,6 +27,7 @@ import (
 // directory it made, and if not, the run fails, whatever stands at path is
 // removed (a link, not what it points to), and the slot starts afresh.
 type slot struct {
+	st             *store.Store // where the logs are; nil in tests
 	key            string
 	path           string      // the scratch directory, as runs see it
 	root           *os.Root    // the directory, opened when it was made
@@ -87,6 +88,7 @@ func newSlot(st *store.Store, logName string) (*slot, error) {
 	if st == nil {
 		return sl, nil
 	}
+	sl.st = st
 	if sl.stdout, err = openLog(st, logName+".out"); err != nil {
 		sl.close()
 		return nil, err
@@ -239,13 +241,12 @@ func (o *Op) release(sl *slot) {
 }
 
 // close removes the scratch directory, if path still names it, and closes
-// the slot's logs.
+// the slot's logs, removing those nothing was written to.
 func (sl *slot) close() {
-	if sl.stdout != nil {
-		sl.stdout.close()
-	}
-	if sl.stderr != nil {
-		sl.stderr.close()
+	for _, l := range []*logFile{sl.stdout, sl.stderr} {
+		if l != nil {
+			closeLog(sl.st, l)
+		}
 	}
 	if sl.root == nil {
 		return
@@ -258,6 +259,23 @@ func (sl *slot) close() {
 	}
 	sl.root.Close()
 	sl.root = nil
+}
+
+// closeLog closes a slot's log and removes it if it is empty: the runs of
+// a SLURM array task that print nothing (most of them, for a program that
+// reports through $METALAB_CAPTURE) would leave two empty files a task.
+// The records of those runs point at an empty range of it, which reads as
+// no output. It is removed only if its name still names the file metalab
+// opened: a run may have put something else there.
+func closeLog(st *store.Store, l *logFile) {
+	fi, err := l.f.Stat()
+	l.close()
+	if err != nil || fi.Size() != 0 || st == nil {
+		return
+	}
+	if now, err := st.Root().Lstat(l.rel); err == nil && os.SameFile(fi, now) && now.Size() == 0 {
+		st.Root().Remove(l.rel)
+	}
 }
 
 // Close removes the slots' scratch directories and closes their logs; the

@@ -63,6 +63,9 @@ func findRun(st *store.Store, id, name string) (*Record, error) {
 // opened inside the store only: a record's path comes from a segment that
 // anyone who can write the store could have edited.
 func copyLog(w io.Writer, st *store.Store, ref *store.LogRef) error {
+	if ref.Length == 0 {
+		return nil // no output: its log may have been removed as empty
+	}
 	f, err := st.OpenFile(ref.File)
 	if err != nil {
 		return fmt.Errorf("log of the run: %w", err)
