@@ -9,27 +9,38 @@ import (
 	"time"
 )
 
-// TestRunCancel cancels the jobs of a store's two submissions, s1 (arrays
-// 42 and 43) and s2 (array 50 and collect job 51), with one scancel call.
+// TestRunCancel cancels the jobs of a store whose submission's jobs are
+// array 204 and collect job 207 of slurm/testdata/squeue_identity.txt,
+// and not jobs 205 and 206 of the same name, one of whose IDs an older
+// submission recorded (recycled by the scheduler since).
 func TestRunCancel(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    cancelOptions
 		none    bool   // the store has no submission
+		squeue  string // body of the stub squeue; "" for the recorded queue
 		scancel string // body of the stub scancel
 		code    int
-		out     string
+		out     []string
 		hint    string
 		calls   []string // of scancel
 	}{
-		{name: "every submission", scancel: "exit 0", out: "cancelled jobs [42 43 50 51]\n", calls: []string{"42 43 50 51"}},
-		{name: "one submission", opts: cancelOptions{Submission: "s2"}, scancel: "exit 0", out: "cancelled jobs [50 51]\n", calls: []string{"50 51"}},
-		{name: "an unknown submission", opts: cancelOptions{Submission: "s3"}, out: "no submitted jobs to cancel\n"},
-		{name: "no submission", none: true, out: "no submitted jobs to cancel\n"},
+		{name: "every submission", scancel: "exit 0", calls: []string{"204 207"}, out: []string{
+			"cancelled job 204 of submission " + recordedSub + " (tasks: 8 pending, 2 running)\n",
+			"cancelled job 207 of submission " + recordedSub + " (collect job: 1 pending)\n",
+			"left alone: job 205 recorded in the store, no longer queued as its job (ended, or the ID is another job's now)\n"}},
+		{name: "one submission", opts: cancelOptions{Submission: "old"}, squeue: squeueEmpty,
+			out: []string{"no job of the store is queued or running: nothing cancelled\n", "left alone: job 205 "}},
+		{name: "an unknown submission", opts: cancelOptions{Submission: "s3"}, out: []string{"no submitted jobs to cancel\n"}},
+		{name: "no submission", none: true, out: []string{"no submitted jobs to cancel\n"}},
+		{name: "the queue is empty", squeue: squeueEmpty,
+			out: []string{"no job of the store is queued or running: nothing cancelled\n", "left alone: jobs 205, 204 and 207 recorded"}},
 		// No scancel error was recorded; the words after "error:" are
 		// those of squeue and sbatch (slurm/testdata/stderr/).
-		{name: "scheduler down", scancel: `echo "scancel: error: Unable to contact slurm controller (connect failure)" >&2; exit 1`,
-			code: ExitRunsFailed, hint: "is slurmctld running?", calls: []string{"42 43 50 51"}},
+		{name: "scancel fails", scancel: `echo "scancel: error: Unable to contact slurm controller (connect failure)" >&2; exit 1`,
+			code: ExitRunsFailed, hint: "is slurmctld running?", calls: []string{"204 207"}},
+		{name: "scheduler down", squeue: recorded(t, "stderr/squeue_down.txt") + " >&2; exit 1",
+			code: ExitRunsFailed, hint: "is slurmctld running?"},
 		{name: "no scancel", code: ExitRunsFailed, hint: "is SLURM installed here?"},
 	}
 	for _, tt := range tests {
@@ -37,11 +48,14 @@ func TestRunCancel(t *testing.T) {
 			exp := sweepExp("can", 2)
 			dir := localSweep(t, exp, 4)
 			if !tt.none {
-				now := time.Now()
-				testRecordSubmission(t, dir, &Submission{ID: "s1", Created: now, Arrays: []ArrayJob{{JobID: "42"}, {JobID: "43"}}})
-				testRecordSubmission(t, dir, &Submission{ID: "s2", Created: now.Add(time.Second), Arrays: []ArrayJob{{JobID: "50"}}, Collect: "51"})
+				testRecordSubmission(t, dir, &Submission{ID: "old", Created: time.Date(2026, 11, 1, 0, 0, 0, 0, time.Local),
+					JobName: "idrec", Arrays: []ArrayJob{{JobID: "205"}}})
+				recordRecordedSubmission(t, dir, "can")
 			}
-			bodies := map[string]string{}
+			bodies := map[string]string{"squeue": withStoreID(t, dir, queueOf(t))}
+			if tt.squeue != "" {
+				bodies["squeue"] = tt.squeue
+			}
 			if tt.scancel != "" {
 				bodies["scancel"] = tt.scancel
 			}
@@ -58,8 +72,10 @@ func TestRunCancel(t *testing.T) {
 			if _, hint, _ := strings.Cut(stderr, "\nhint: "); !strings.Contains(hint, tt.hint) {
 				t.Errorf("stderr %q, want a hint with %q", stderr, tt.hint)
 			}
-			if got, want := out.String(), tt.out; got != want {
-				t.Errorf("output %q, want %q", got, want)
+			for _, s := range tt.out {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("output lacks %q:\n%s", s, out.String())
+				}
 			}
 			if got, want := strings.Join(sched.calls(t, "scancel"), "\n"), strings.Join(tt.calls, "\n"); got != want {
 				t.Errorf("scancel calls %q, want %q", got, want)

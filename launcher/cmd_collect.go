@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -45,6 +46,11 @@ func (a *App) cmdCollect() *cli.Command {
 			"they are pending again (or back to another surviving record of theirs), and the\n" +
 			"next run or --resubmit runs them. --verify re-reads every segment, for damage that\n" +
 			"left no trace (it reads the whole store). Collect exits 0 after a repair.\n\n" +
+			"Runs the store has as running are checked against the queue (one squeue call): a run\n" +
+			"left running by a SLURM task that has ended, or by a local run that no longer holds\n" +
+			"the store, is lost, and counted as missing. With the plan known, collect exits 1\n" +
+			"while any run is not completed (missing, failed or still running), and 0 once all\n" +
+			"are, or once --resubmit has submitted what is missing.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab collect --store /scratch/$USER/sweep\n" +
 			"   metalab collect --store /scratch/$USER/sweep --resubmit",
@@ -67,6 +73,7 @@ func (a *App) cmdCollect() *cli.Command {
 func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOptions, out io.Writer) error {
 	res, re, err := collectRuns(ctx, collectRequest{
 		Store: opts.Store, Verify: opts.Verify, Target: opts.Target, Experiment: a.experiment, MaxFailures: opts.MaxFailures,
+		Client: a.slurmClient(),
 	})
 	if err != nil {
 		return err
@@ -81,7 +88,7 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 		printCollect(out, a.Name, res, re != nil)
 	}
 	if !opts.Resubmit {
-		return nil
+		return incompleteErr(a.Name, opts.Store, res, re != nil)
 	}
 	if re == nil {
 		return usageErr(fmt.Sprintf("usage: %s collect --store DIR --resubmit EXPERIMENT", a.Name),
@@ -89,10 +96,39 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 	}
 	if len(re.Only) == 0 {
 		fmt.Fprintln(out, "nothing to resubmit")
+		return incompleteErr(a.Name, opts.Store, res, false)
+	}
+	return a.runSubmit(ctx, log, submitOptions{Target: re.Target, Store: opts.Store, only: re.Only,
+		announce: fmt.Sprintf("resubmitting %d runs", len(re.Only))}, out)
+}
+
+// incompleteErr is collect's error when runs of the plan are not
+// completed: exit 1, with a hint to resubmit them when that would help.
+func incompleteErr(name, dir string, r collectResult, canResubmit bool) error {
+	if r.incomplete() == 0 {
 		return nil
 	}
-	fmt.Fprintf(out, "resubmitting %d runs\n", len(re.Only))
-	return a.runSubmit(ctx, log, submitOptions{Target: re.Target, Store: opts.Store, only: re.Only}, out)
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{len(r.MissingIDs), "missing"}, {len(r.FailedIDs), "failed"}, {len(r.RunningIDs), "still running"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	hint := ""
+	switch {
+	case canResubmit && len(r.MissingIDs)+len(r.FailedIDs)-len(r.ExhaustedIDs) > 0:
+		hint = fmt.Sprintf("'%s collect --resubmit --store %s' submits the missing and failed runs again", name, dir)
+	case len(r.ExhaustedIDs) > 0:
+		hint = fmt.Sprintf("%d runs failed too often to resubmit; see their errors with '%s results --store %s', or raise --max-failures",
+			len(r.ExhaustedIDs), name, dir)
+	case len(r.RunningIDs) > 0:
+		hint = fmt.Sprintf("their tasks are still at work: '%s status --store %s --watch'", name, dir)
+	}
+	return &exitError{code: ExitRunsFailed, hint: hint,
+		err: fmt.Errorf("%d of %d runs are not completed: %s", r.incomplete(), r.Planned, strings.Join(parts, ", "))}
 }
 
 func printCollect(out io.Writer, name string, r collectResult, withPlan bool) {
@@ -122,8 +158,19 @@ func printCollect(out io.Writer, name string, r collectResult, withPlan bool) {
 	if !withPlan {
 		return
 	}
-	fmt.Fprintf(out, "plan: %d runs; %d missing, %d failed (%d of them failed too often to resubmit)\n",
+	if r.QueueError != "" {
+		fmt.Fprintf(out, "scheduler: not reachable (%s); runs of SLURM tasks are taken to be running\n", firstLine(r.QueueError))
+	}
+	if len(r.LostIDs) > 0 {
+		fmt.Fprintf(out, "lost: %s left running by %s, which ended without recording %s; counted as missing\n",
+			nRuns(len(r.LostIDs)), r.Writers, map[bool]string{true: "it", false: "them"}[len(r.LostIDs) == 1])
+	}
+	fmt.Fprintf(out, "plan: %d runs; %d missing, %d failed (%d of them failed too often to resubmit)",
 		r.Planned, len(r.MissingIDs), len(r.FailedIDs), len(r.ExhaustedIDs))
+	if len(r.RunningIDs) > 0 {
+		fmt.Fprintf(out, "; %d still running", len(r.RunningIDs))
+	}
+	fmt.Fprintln(out)
 	show := func(label string, ids []string) {
 		for i, id := range ids {
 			if i == 10 {

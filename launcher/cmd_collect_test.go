@@ -45,7 +45,10 @@ func TestRunCollect(t *testing.T) {
 		opts      collectOptions
 		submitted bool // the store has a submission of the experiment
 		complete  bool // every run of the store completed
+		queued    bool // the submission's jobs are in the queue
+		ranAll    bool // every run of the store ran, and 2 failed
 		code      int
+		err       string // in the error's message
 		out       []string
 		notOut    []string
 		hint      string
@@ -56,10 +59,15 @@ func TestRunCollect(t *testing.T) {
 		notOut: []string{"plan:"},
 	}, {
 		name: "the experiment named", opts: collectOptions{Target: "col"},
-		out: []string{"plan: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n", "  missing ", "  failed  "},
+		out:  []string{"plan: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n", "  missing ", "  failed  "},
+		code: ExitRunsFailed, err: "4 of 10 runs are not completed: 2 missing, 2 failed", hint: "'metalab collect --resubmit --store ",
 	}, {
 		name: "the experiment of the latest submission", submitted: true,
-		out: []string{"plan: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n"},
+		out:  []string{"plan: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n"},
+		code: ExitRunsFailed, hint: "collect --resubmit",
+	}, {
+		name: "every run completed", opts: collectOptions{Target: "col"}, complete: true,
+		out: []string{"plan: 10 runs; 0 missing, 0 failed (0 of them failed too often to resubmit)\n"},
 	}, {
 		name: "resubmit", opts: collectOptions{Target: "col", Resubmit: true}, sbatchN: 1,
 		out: []string{"resubmitting 4 runs\n", "experiment col (version 1): 4 runs, 0 already completed, 4 to submit\n", "submitted array 0: job 100 (0-3)\n"},
@@ -69,6 +77,13 @@ func TestRunCollect(t *testing.T) {
 	}, {
 		name: "nothing to resubmit", opts: collectOptions{Target: "col", Resubmit: true}, complete: true,
 		out: []string{"plan: 10 runs; 0 missing, 0 failed", "nothing to resubmit\n"},
+	}, {
+		name: "nothing to resubmit but runs that failed too often", opts: collectOptions{Target: "col", Resubmit: true, MaxFailures: 1}, ranAll: true,
+		out:  []string{"0 missing, 2 failed (2 of them failed too often to resubmit)\n", "nothing to resubmit\n"},
+		code: ExitRunsFailed, err: "2 of 10 runs are not completed: 2 failed", hint: "2 runs failed too often to resubmit; see their errors with 'metalab results",
+	}, {
+		name: "a refused resubmission does not say it resubmits", opts: collectOptions{Target: "col", Resubmit: true}, submitted: true, queued: true,
+		code: ExitUsage, hint: "or pass --force", notOut: []string{"resubmitting"},
 	}, {
 		name: "resubmit without an experiment", opts: collectOptions{Resubmit: true},
 		code: ExitUsage, hint: "usage: metalab collect --store DIR --resubmit EXPERIMENT",
@@ -83,14 +98,20 @@ func TestRunCollect(t *testing.T) {
 			var dir string
 			if tt.complete {
 				dir = localSweep(t, sweepExp("col", 5), 10)
+			} else if tt.ranAll {
+				dir = localSweep(t, exp, 10)
 			} else {
 				dir = localSweep(t, exp, 8)
 			}
 			if tt.submitted {
-				testRecordSubmission(t, dir, &Submission{ID: "s1", Target: "col"})
+				recordRecordedSubmission(t, dir, "col")
+			}
+			squeue := squeueEmpty
+			if tt.queued {
+				squeue = withStoreID(t, dir, queueOf(t))
 			}
 			sched := newStubScheduler(t, map[string]string{
-				"scontrol": scontrolConfig(t, 100), "sbatch": sbatchCounting, "squeue": squeueEmpty,
+				"scontrol": scontrolConfig(t, 100), "sbatch": sbatchCounting, "squeue": squeue,
 			})
 			app, _ := testApp(exp, sched)
 			opts := tt.opts
@@ -103,6 +124,9 @@ func TestRunCollect(t *testing.T) {
 			}
 			if _, hint, _ := strings.Cut(stderr, "\nhint: "); !strings.Contains(hint, tt.hint) {
 				t.Errorf("stderr %q, want a hint with %q", stderr, tt.hint)
+			}
+			if !strings.Contains(stderr, tt.err) {
+				t.Errorf("stderr %q, want %q", stderr, tt.err)
 			}
 			for _, s := range tt.out {
 				if !strings.Contains(out.String(), s) {
@@ -127,8 +151,9 @@ func TestRunCollectJSON(t *testing.T) {
 	dir := localSweep(t, exp, 8)
 	app, _ := testApp(exp, nil)
 	var out bytes.Buffer
-	if err := app.runCollect(context.Background(), zerolog.Nop(), collectOptions{Store: dir, Target: "col", JSON: true}, &out); err != nil {
-		t.Fatal(err)
+	err := app.runCollect(context.Background(), zerolog.Nop(), collectOptions{Store: dir, Target: "col", JSON: true}, &out)
+	if code, _ := exitOutput(err); code != ExitRunsFailed {
+		t.Fatalf("runCollect()=%v (exit %d), want exit %d: runs are missing", err, code, ExitRunsFailed)
 	}
 	var got collectResult
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {

@@ -26,7 +26,10 @@ func (a *App) cmdStatus() *cli.Command {
 		Usage: "count runs by status in a store, and the SLURM tasks still queued",
 		Description: "Counts from the store first: completed, failed, cancelled, running (started, no end\n" +
 			"record yet) and pending (never started). If the store has SLURM submissions, one\n" +
-			"squeue call for all their jobs adds the tasks still pending or running. --watch\n" +
+			"squeue call for all their jobs adds the tasks still pending or running: only jobs\n" +
+			"of this user whose name and comment say they are this store's (job IDs are\n" +
+			"recycled). A run left running by a task that is no longer running, or by a local\n" +
+			"run that no longer holds the store, is lost: counted as pending, and named. --watch\n" +
 			"refreshes every --interval (at least 10 s), backing off while nothing changes, and\n" +
 			"ends when no submitted job is left in the queue.\n\n" +
 			"The counts come from a collect of the store's indexes, which also repairs the\n" +
@@ -65,7 +68,7 @@ func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) 
 			return err
 		}
 		warnLost(a.Stderr, a.Name, opts.Store, s.Lost)
-		if err := printStatus(out, s, opts.JSON); err != nil {
+		if err := printStatus(out, a.Name, s, opts.JSON); err != nil {
 			return err
 		}
 		if !opts.Watch || s.Scheduler == nil || (s.Scheduler.Error == "" && s.Scheduler.Jobs == 0) {
@@ -81,7 +84,7 @@ func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) 
 	}
 }
 
-func printStatus(out io.Writer, s storeStatus, asJSON bool) error {
+func printStatus(out io.Writer, name string, s storeStatus, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(out)
 		return enc.Encode(s)
@@ -89,12 +92,20 @@ func printStatus(out io.Writer, s storeStatus, asJSON bool) error {
 	fmt.Fprintf(out, "%s experiment %s (version %s) in %s\n", time.Now().Format(time.TimeOnly), s.Experiment, s.Version, s.Store)
 	fmt.Fprintf(out, "%d runs: %d completed, %d failed, %d cancelled, %d running, %d pending\n",
 		s.Total, s.Completed, s.Failed, s.Cancelled, s.Running, s.Pending)
+	if s.Interrupted > 0 {
+		fmt.Fprintf(out, "lost: %s left running by %s, which ended without recording %s; counted as pending ('%s collect --resubmit --store %s' runs them again)\n",
+			nRuns(s.Interrupted), s.Writers, map[bool]string{true: "it", false: "them"}[s.Interrupted == 1], name, s.Store)
+	}
 	if sc := s.Scheduler; sc != nil {
 		if sc.Error != "" {
-			fmt.Fprintf(out, "scheduler: not reachable (%s)\n", firstLine(sc.Error))
+			fmt.Fprintf(out, "scheduler: not reachable (%s); runs of SLURM tasks are counted as running\n", firstLine(sc.Error))
 		} else {
-			fmt.Fprintf(out, "scheduler: %d jobs in the queue, %d array tasks running, %d pending\n",
+			fmt.Fprintf(out, "scheduler: %d jobs in the queue, %d array tasks running, %d pending",
 				sc.Jobs, sc.TasksRunning, sc.TasksPending)
+			if sc.TasksEnding > 0 {
+				fmt.Fprintf(out, ", %d ending", sc.TasksEnding)
+			}
+			fmt.Fprintln(out)
 		}
 		if acc := sc.Accounting; acc != nil {
 			switch {

@@ -11,13 +11,15 @@ import (
 )
 
 // TestRunStatus reads the status of a store of 10 runs, 8 of them run and
-// 2 of those failed, whose submission's jobs are 42 and 43, with a stub
-// scheduler that answers what a real one answered.
+// 2 of those failed, whose submission's jobs are array 204 and collect job
+// 207 of slurm/testdata/squeue_identity.txt, with a stub scheduler that
+// answers what a real one answered.
 func TestRunStatus(t *testing.T) {
 	tests := []struct {
 		name      string
 		opts      statusOptions
 		submitted bool
+		recycled  bool // the submission recorded the IDs of jobs 205 and 206, now others'
 		squeue    string
 		sacct     string
 		out       []string
@@ -29,12 +31,15 @@ func TestRunStatus(t *testing.T) {
 		out:    []string{" experiment st (version 1) in ", "\n10 runs: 6 completed, 2 failed, 0 cancelled, 0 running, 2 pending\n"},
 		notOut: []string{"scheduler:", "accounting:"},
 	}, {
-		name: "jobs in the queue", submitted: true, squeue: recorded(t, "squeue_mixed.txt"), squeueN: 1,
-		out:    []string{"\n10 runs: 6 completed, 2 failed, 0 cancelled, 0 running, 2 pending\n", "\nscheduler: 10 jobs in the queue, 8 array tasks running, 1133 pending\n"},
+		name: "jobs in the queue", submitted: true, squeue: queueOf(t), squeueN: 1,
+		out:    []string{"\n10 runs: 6 completed, 2 failed, 0 cancelled, 0 running, 2 pending\n", "\nscheduler: 2 jobs in the queue, 2 array tasks running, 9 pending\n"},
 		notOut: []string{"accounting:"},
 	}, {
-		name: "finished jobs in the queue", submitted: true, squeue: recorded(t, "squeue_all_states.txt") + " | grep -v -e PENDING -e RUNNING",
-		sacct: recorded(t, "sacct_disabled.txt") + " >&2; exit 1", squeueN: 1, sacctN: 1,
+		name: "a task ending", submitted: true, squeue: queueOf(t, "sed 's/^\\(204_0|.*\\)RUNNING/\\1COMPLETING/'"), squeueN: 1,
+		out: []string{"\nscheduler: 2 jobs in the queue, 1 array tasks running, 9 pending, 1 ending\n"},
+	}, {
+		name: "recycled job IDs: jobs of the same name, not the store's", submitted: true, recycled: true,
+		squeue: recorded(t, "squeue_identity.txt"), sacct: recorded(t, "sacct_disabled.txt") + " >&2; exit 1", squeueN: 1, sacctN: 1,
 		out: []string{"\nscheduler: 0 jobs in the queue, 0 array tasks running, 0 pending\n",
 			"\naccounting: disabled on this cluster (no sacct); how tasks ended is known only from the store\n"},
 	}, {
@@ -47,21 +52,25 @@ func TestRunStatus(t *testing.T) {
 		out: []string{"\naccounting: not reachable ("},
 	}, {
 		name: "scheduler down", submitted: true, squeue: recorded(t, "stderr/squeue_down.txt") + " >&2; exit 1", squeueN: 1,
-		out: []string{"\nscheduler: not reachable (", "Unable to contact slurm controller (connect failure))\n"},
+		out: []string{"\nscheduler: not reachable (", "Unable to contact slurm controller (connect failure)); runs of SLURM tasks are counted as running\n"},
 	}, {
-		name: "json", opts: statusOptions{JSON: true}, submitted: true, squeue: recorded(t, "squeue_mixed.txt"), squeueN: 1,
-		out: []string{`"total":10,"completed":6,"failed":2,"cancelled":0,"running":0,"pending":2`, `"scheduler":{"jobs":10,"tasks_pending":1133,"tasks_running":8}`},
+		name: "json", opts: statusOptions{JSON: true}, submitted: true, squeue: queueOf(t), squeueN: 1,
+		out: []string{`"total":10,"completed":6,"failed":2,"cancelled":0,"running":0,"pending":2`, `"scheduler":{"jobs":2,"tasks_pending":9,"tasks_running":2}`},
 	}}
 	exp := sweepExp("st", 5, 1)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := localSweep(t, exp, 8)
 			if tt.submitted {
-				testRecordSubmission(t, dir, &Submission{ID: "s1", Target: "st", Arrays: []ArrayJob{{JobID: "42"}}, Collect: "43"})
+				sub := recordRecordedSubmission(t, dir, "st")
+				if tt.recycled {
+					sub.Arrays, sub.Collect = []ArrayJob{{JobID: "205"}}, "206"
+					testRecordSubmission(t, dir, sub)
+				}
 			}
 			bodies := map[string]string{}
 			if tt.squeue != "" {
-				bodies["squeue"] = tt.squeue
+				bodies["squeue"] = withStoreID(t, dir, tt.squeue)
 			}
 			if tt.sacct != "" {
 				bodies["sacct"] = tt.sacct
@@ -91,11 +100,15 @@ func TestRunStatus(t *testing.T) {
 			if got, want := len(squeue), tt.squeueN; got != want {
 				t.Errorf("squeue called %d times, want %d", got, want)
 			}
-			if len(squeue) > 0 && !strings.Contains(squeue[0], "--jobs=42,43") {
-				t.Errorf("squeue %s, want the jobs 42 and 43", squeue[0])
+			if len(squeue) > 0 && !strings.Contains(squeue[0], "--me") || len(squeue) > 0 && !strings.Contains(squeue[0], "--name=idrec,idrec-collect") {
+				t.Errorf("squeue %s, want this user's jobs of the submission's names", squeue[0])
 			}
-			if got, want := len(sched.calls(t, "sacct")), tt.sacctN; got != want {
+			sacct := sched.calls(t, "sacct")
+			if got, want := len(sacct), tt.sacctN; got != want {
 				t.Errorf("sacct called %d times, want %d", got, want)
+			}
+			if len(sacct) > 0 && !strings.Contains(sacct[0], "--name=idrec,idrec-collect") {
+				t.Errorf("sacct %s, want the jobs of the submission's names", sacct[0])
 			}
 		})
 	}
@@ -107,13 +120,14 @@ func TestRunStatus(t *testing.T) {
 func TestRunStatusWatch(t *testing.T) {
 	exp := sweepExp("st", 5)
 	dir := localSweep(t, exp, 10)
-	testRecordSubmission(t, dir, &Submission{ID: "s1", Target: "st", Arrays: []ArrayJob{{JobID: "42"}}})
+	recordRecordedSubmission(t, dir, "st")
 	// The queue: three times the same tasks, then some have ended, then
 	// none is left.
+	queue := withStoreID(t, dir, queueOf(t))
 	sched := newStubScheduler(t, map[string]string{
 		"squeue": `n=$(wc -l < "$calls")
-if [ "$n" -le 3 ]; then ` + recorded(t, "squeue_mixed.txt") + `
-elif [ "$n" -eq 4 ]; then ` + recorded(t, "squeue_mixed.txt") + ` | grep -v RUNNING
+if [ "$n" -le 3 ]; then ` + queue + `
+elif [ "$n" -eq 4 ]; then ` + queue + ` | grep -v RUNNING
 fi`,
 		"sacct": recorded(t, "sacct_jobcomp.txt"),
 	})

@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/shard"
+	"github.com/metalab-hpc/metalab/slurm"
 )
 
 type submitOptions struct {
@@ -18,6 +23,9 @@ type submitOptions struct {
 	// only, if set, restricts the submission to these plan indexes
 	// (collect --resubmit).
 	only []int
+	// announce, if set, is printed once the submission is ready to go:
+	// after the store's lock and the queue check, which may refuse it.
+	announce string
 }
 
 func (a *App) cmdSubmit() *cli.Command {
@@ -55,6 +63,32 @@ func (a *App) cmdSubmit() *cli.Command {
 	}
 }
 
+// printCost says what the submission may cost: the core-hours the time
+// limit bounds, or that without one there is no bound; what its runs take
+// at the median duration, when the store knows it; and when the workers
+// are warned of the limit.
+func printCost(out io.Writer, s slurm.Settings, l *shard.Layout) {
+	cpus := max(s.CPUsPerTask, 1)
+	limit, _ := s.TimeLimit()
+	if limit > 0 {
+		fmt.Fprintf(out, "at most %.1f core-hours (%d tasks x time %s x %d CPUs)\n",
+			l.CoreHours(limit, cpus), l.Tasks(), s.Time, cpus)
+	} else {
+		fmt.Fprintf(out, "core-hours: no bound without [slurm] time (%d tasks, each up to the partition's time limit)\n", l.Tasks())
+	}
+	if d := l.Estimate.Durations; d.Known >= shard.MinKnown {
+		fmt.Fprintf(out, "expected: about %.1f core-hours of runs (%d runs x median %s x %d CPUs)\n",
+			float64(l.Runs())*d.Median.Hours()*float64(cpus), l.Runs(), d.Median.Round(time.Millisecond), cpus)
+	} else {
+		fmt.Fprintln(out, "expected: cannot estimate the core-hours of the runs until some have completed")
+	}
+	why := "[slurm] signal"
+	if s.Signal == "" {
+		why = "a tenth of the time limit, 5 s to 2 min before it"
+	}
+	fmt.Fprintf(out, "warning signal: %s (%s)\n", strings.TrimPrefix(warnSignal(s), "B:"), why)
+}
+
 func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOptions, out io.Writer) error {
 	exp, err := a.experiment(opts.Target)
 	if err != nil {
@@ -76,16 +110,18 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 		fmt.Fprintf(out, "nothing to submit: all %d runs are already completed in %s\n", p.total, p.storeDir)
 		return nil
 	}
+	if opts.announce != "" {
+		fmt.Fprintln(out, opts.announce)
+	}
 
 	fmt.Fprintf(out, "experiment %s (version %s): %d runs, %d already completed, %d to submit\n",
 		exp.Name, exp.Version, p.total, p.skipped, p.todo)
-	fmt.Fprintln(out, p.layout.Summary().String())
-	if limit, err := exp.Slurm.TimeLimit(); err == nil && limit > 0 {
-		cpus := exp.Slurm.CPUsPerTask
-		fmt.Fprintf(out, "at most %.1f core-hours (%d tasks x time %s x %d CPUs)\n",
-			p.layout.CoreHours(limit, cpus), p.layout.Tasks(), exp.Slurm.Time, max(cpus, 1))
-	}
+	fmt.Fprint(out, p.layout.Summary().String())
+	printCost(out, exp.Slurm, p.layout)
+	fmt.Fprintln(out)
 	if opts.DryRun {
+		fmt.Fprintf(out, "each job is submitted with --job-name=%s --comment='%s', which tell it from any other\n",
+			p.sub.JobName, jobComment("<store ID>", p.sub.ID, false))
 		for k, b := range p.scripts {
 			fmt.Fprintf(out, "\n--- array %d: %s\n%s", k, p.sub.Arrays[k].Script, b)
 		}

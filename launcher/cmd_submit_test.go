@@ -3,6 +3,7 @@ package launcher
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/metalab-hpc/metalab/store"
 )
 
 // TestRunSubmit submits a sweep of 10 points x 2 replicates in tasks of 2
@@ -51,8 +54,11 @@ func TestRunSubmit(t *testing.T) {
 		name: "submit with a collect job", opts: submitOptions{Collect: true}, sbatch: sbatchCounting, sbatchN: 5,
 		out: []string{"submitted array 3: job 103 (0-1%1)\n", "submitted collect: job 104 (after all arrays)\n"},
 	}, {
-		name: "earlier submission still queued", earlier: true, squeue: recorded(t, "squeue_mixed.txt"), sbatch: sbatchCounting,
+		name: "earlier submission still queued", earlier: true, squeue: queueOf(t), sbatch: sbatchCounting,
 		code: ExitUsage, hint: "or pass --force",
+	}, {
+		name: "jobs of the same name, not the store's", earlier: true, squeue: recorded(t, "squeue_identity.txt"), sbatch: sbatchCounting, sbatchN: 4,
+		out: []string{"submitted array 3: job 103 (0-1%1)\n"},
 	}, {
 		name: "earlier submission left the queue", earlier: true, squeue: squeueEmpty, sbatch: sbatchCounting, sbatchN: 4,
 		out: []string{"submitted array 3: job 103 (0-1%1)\n"},
@@ -63,6 +69,13 @@ func TestRunSubmit(t *testing.T) {
 		name: "scheduler down", sbatch: recorded(t, "stderr/sbatch_down.txt") + " >&2; exit 1", sbatchN: 1,
 		code: ExitRunsFailed, hint: "is slurmctld running?",
 	}, {
+		name: "no time limit", opts: submitOptions{DryRun: true},
+		out: []string{"core-hours: no bound without [slurm] time (10 tasks, each up to the partition's time limit)\n",
+			"expected: cannot estimate the core-hours of the runs until some have completed\n",
+			"warning signal: USR1@120 (a tenth of the time limit, 5 s to 2 min before it)\n",
+			"each job is submitted with --job-name=sub --comment='metalab store=<store ID> submission="},
+		notOut: []string{"at most 0.0 core-hours"},
+	}, {
 		name: "all runs completed", local: true,
 		out: []string{"nothing to submit: all 20 runs are already completed in "},
 	}}
@@ -72,20 +85,20 @@ func TestRunSubmit(t *testing.T) {
 			exp.Slurm.RunsPerTask, exp.Slurm.MaxConcurrent = 2, 2
 			dir := t.TempDir()
 			if tt.earlier {
-				var sub *Submission
-				dir, sub, _, _ = testSubmission(t, exp)
-				sub.Arrays = []ArrayJob{{JobID: "42"}}
-				if err := saveSubmission(dir, sub); err != nil {
-					t.Fatal(err)
-				}
+				dir, _, _, _ = testSubmission(t, exp)
+				recordRecordedSubmission(t, dir, "sub")
 			}
 			if tt.local {
 				if _, _, err := runSweep(t, exp, WithStore(dir)); err != nil {
 					t.Fatal(err)
 				}
 			}
+			squeue := tt.squeue
+			if tt.earlier {
+				squeue = withStoreID(t, dir, squeue)
+			}
 			sched := newStubScheduler(t, map[string]string{
-				"scontrol": scontrolConfig(t, 4), "sbatch": tt.sbatch, "squeue": tt.squeue,
+				"scontrol": scontrolConfig(t, 4), "sbatch": tt.sbatch, "squeue": squeue,
 			})
 			app, _ := testApp(exp, sched)
 			opts := tt.opts
@@ -140,11 +153,20 @@ func TestRunSubmitRecords(t *testing.T) {
 	if got, want := sub.Runs, 20; got != want {
 		t.Errorf("recorded %d runs, want %d", got, want)
 	}
+	if got, want := sub.StoreID, storeIDOf(t, dir); got != want {
+		t.Errorf("recorded store ID %q, want the store's %q", got, want)
+	}
+	if sub.JobName != "rec" || sub.CollectName != "rec-collect" || sub.KillWait != 5 {
+		t.Errorf("recorded job names %q and %q, KillWait %d s; want rec, rec-collect and the scheduler's 5 s", sub.JobName, sub.CollectName, sub.KillWait)
+	}
 	calls := sched.calls(t, "sbatch")
 	for k, arr := range sub.Arrays {
 		script := filepath.Join(dir, arr.Script)
-		if got, want := calls[k], "--parsable "+script; got != want {
+		if got, want := calls[k], "--parsable --job-name=rec --comment="+jobComment(sub.StoreID, sub.ID, false)+" "+script; got != want {
 			t.Errorf("sbatch call %d: %q, want %q", k, got, want)
+		}
+		if arr.Submitted.IsZero() {
+			t.Errorf("array %d: no time of submission recorded", k)
 		}
 		b, err := os.ReadFile(script)
 		if err != nil {
@@ -171,6 +193,9 @@ func TestRunSubmitRecords(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte("afterany:100:101:102:103")) {
 		t.Errorf("collect job does not wait for the arrays:\n%s", b)
+	}
+	if got, want := calls[4], "--parsable --job-name=rec-collect --comment="+jobComment(sub.StoreID, sub.ID, true)+" "+filepath.Join(submissionDir(dir, sub.ID), "collect.sbatch"); got != want {
+		t.Errorf("sbatch call of the collect job: %q, want %q", got, want)
 	}
 }
 
@@ -208,4 +233,69 @@ func exitOutput(err error) (code int, stderr string) {
 	a := &App{Name: "metalab", Stderr: &buf}
 	code = a.exit(err)
 	return code, buf.String()
+}
+
+// TestRunSubmitLock: a submit holds the store's lock from the check of the
+// queue to the last sbatch, so that a second submit or a local run at the
+// same moment is refused, naming it; workers of an earlier submission do
+// not keep a submit out.
+func TestRunSubmitLock(t *testing.T) {
+	tests := []struct {
+		name    string
+		holder  store.LockMode
+		purpose string
+		code    int
+		hint    string
+		sbatchN int
+	}{
+		{name: "another submit", holder: store.Submit, purpose: "metalab submit of experiment \"lk\"", code: ExitUsage,
+			hint: "submit once it has ended"},
+		{name: "a local run", holder: store.Exclusive, purpose: "metalab run of experiment \"lk\"", code: ExitUsage,
+			hint: "a local run executes this store's runs"},
+		{name: "workers", holder: store.Shared, purpose: "metalab worker", sbatchN: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := sweepExp("lk", 2)
+			dir := t.TempDir()
+			st, err := store.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			held, err := st.Lock(context.Background(), store.LockOptions{Mode: tt.holder, Purpose: tt.purpose})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer held.Release()
+			sched := newStubScheduler(t, map[string]string{"scontrol": scontrolConfig(t, 100), "sbatch": sbatchCounting, "squeue": squeueEmpty})
+			app, _ := testApp(exp, sched)
+			var out bytes.Buffer
+			err = app.runSubmit(context.Background(), zerolog.Nop(), submitOptions{Target: "lk", Store: dir}, &out)
+			code, stderr := exitOutput(err)
+			if got, want := code, tt.code; got != want {
+				t.Fatalf("runSubmit()=%v (exit %d), want exit %d\n%s", err, got, want, out.String())
+			}
+			if tt.code != 0 && (!strings.Contains(stderr, "is in use by "+tt.purpose) || !strings.Contains(stderr, "hint: "+tt.hint)) {
+				t.Errorf("stderr %q, want it to name %q and hint %q", stderr, tt.purpose, tt.hint)
+			}
+			if got, want := len(sched.calls(t, "sbatch")), tt.sbatchN; got != want {
+				t.Errorf("sbatch called %d times, want %d", got, want)
+			}
+			if tt.code != 0 && out.Len() > 0 {
+				t.Errorf("a refused submit printed:\n%s", out.String())
+			}
+		})
+	}
+	// The lock is released: a local run can start after a submit.
+	exp := sweepExp("lk", 2)
+	dir := t.TempDir()
+	sched := newStubScheduler(t, map[string]string{"scontrol": scontrolConfig(t, 100), "sbatch": sbatchCounting})
+	app, _ := testApp(exp, sched)
+	if err := app.runSubmit(context.Background(), zerolog.Nop(), submitOptions{Target: "lk", Store: dir}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "locks")); len(entries) != 0 {
+		t.Errorf("submit left lock entries %v", entries)
+	}
 }

@@ -3,6 +3,9 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -26,9 +29,10 @@ func (a *App) cmdWorker() *cli.Command {
 		Hidden: true,
 		Description: "Runs the shard of (--array, SLURM_ARRAY_TASK_ID) of a submission, skipping runs the\n" +
 			"store already has as completed, with up to SLURM_CPUS_PER_TASK runs at once. On\n" +
-			"SIGTERM or SIGUSR1 (sbatch --signal) and near the time limit it starts no new run,\n" +
-			"records the interrupted ones as cancelled and exits; a requeue or a later submit\n" +
-			"resumes. Exit status 1 when a run failed.\n\n" +
+			"SIGUSR1 (sbatch --signal) and near the time limit it starts no new run and lets\n" +
+			"those in flight end; on SIGTERM it cancels them, killing a program half of the\n" +
+			"cluster's KillWait after its SIGTERM, records them as cancelled and exits; a\n" +
+			"requeue or a later submit resumes. Exit status 1 when a run failed.\n\n" +
 			"The workers of a store share its lock; while a local 'metalab run' holds it, a\n" +
 			"worker waits up to 3 minutes (not past its own stop time) and then exits with\n" +
 			"status 1, its runs left pending for 'metalab collect --resubmit'.",
@@ -46,6 +50,26 @@ func (a *App) cmdWorker() *cli.Command {
 			})
 		},
 	}
+}
+
+// warnings takes SIGUSR1, SLURM's warning of the time limit (sbatch
+// --signal=B:USR1@T), from the handler of every command, which cancels
+// the runs in flight on it as on SIGTERM: a worker warned should only
+// stop starting runs, and let those in flight end, as SIGTERM at the limit
+// cancels them anyway. The returned channel is closed at the first
+// SIGUSR1. Later ones are ignored, also once the worker is done.
+func warnings() <-chan struct{} {
+	// Ignore takes the signal away from every channel notified of it;
+	// Notify then gives it to this one alone.
+	signal.Ignore(syscall.SIGUSR1)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	warned := make(chan struct{})
+	go func() {
+		<-sigs
+		close(warned)
+	}()
+	return warned
 }
 
 func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOptions) error {
@@ -67,7 +91,7 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 	}
 	s, runErr := runShard(ctx, log, shardRequest{
 		Store: opts.Store, Sub: sub, Exp: exp, Array: opts.Array, Task: task, Workers: opts.Workers,
-		Env: env, Progress: a.Stderr, Name: a.Name, Started: started,
+		Env: env, Progress: a.Stderr, Name: a.Name, Started: started, Warned: warnings(),
 	})
 	switch {
 	case runErr != nil:

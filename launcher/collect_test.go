@@ -21,17 +21,22 @@ func TestSelectResubmit(t *testing.T) {
 		statuses map[int]store.Status
 		failures map[int]int
 		limit    int
+		live     []int // running in a task still at work
 		missing  []int // plan indexes
 		failed   []int
 		exhaust  []int
+		running  []int
 		only     []int
 	}{
 		{name: "nothing ran", limit: 3, missing: []int{0, 1, 2, 3}, only: []int{0, 1, 2, 3}},
 		{name: "all completed", limit: 3,
 			statuses: map[int]store.Status{0: store.StatusCompleted, 1: store.StatusCompleted, 2: store.StatusCompleted, 3: store.StatusCompleted}},
-		{name: "cancelled and running are missing", limit: 3,
+		{name: "cancelled and lost are missing", limit: 3,
 			statuses: map[int]store.Status{0: store.StatusCompleted, 1: store.StatusCancelled, 2: store.StatusRunning, 3: store.StatusCompleted},
 			missing:  []int{1, 2}, only: []int{1, 2}},
+		{name: "running in a live task is not resubmitted", limit: 3, live: []int{2},
+			statuses: map[int]store.Status{0: store.StatusRunning, 1: store.StatusCancelled, 2: store.StatusRunning, 3: store.StatusCompleted},
+			missing:  []int{0, 1}, running: []int{2}, only: []int{0, 1}},
 		{name: "failed below the limit", limit: 3,
 			statuses: map[int]store.Status{0: store.StatusFailed, 1: store.StatusCompleted, 2: store.StatusCompleted, 3: store.StatusCompleted},
 			failures: map[int]int{0: 2},
@@ -58,7 +63,14 @@ func TestSelectResubmit(t *testing.T) {
 			for i, n := range tt.failures {
 				failures[id(i)] = n
 			}
-			missing, failed, exhausted, only := selectResubmit(plan, statuses, failures, tt.limit)
+			live := map[string]bool{}
+			for _, i := range tt.live {
+				live[id(i)] = true
+			}
+			missing, failed, exhausted, running, only := selectResubmit(plan, statuses, failures, tt.limit, live)
+			if got, want := running, ids(tt.running); !slices.Equal(got, want) {
+				t.Errorf("running=%v, want %v", got, want)
+			}
 			if got, want := missing, ids(tt.missing); !slices.Equal(got, want) {
 				t.Errorf("missing=%v, want %v", got, want)
 			}

@@ -38,6 +38,9 @@ type executor struct {
 	noStaleArtifacts bool
 
 	taskID string // x.env.ArrayTaskID as records keep it; "" outside an array
+	// recheck: other writers may exist, so a run the store's indexes
+	// have as completed when it is about to start is skipped.
+	recheck bool
 
 	errOnce sync.Once
 	err     error // first store error; it stops the sweep
@@ -64,8 +67,9 @@ func emptyDir(dir string) bool {
 }
 
 // run executes todo until done, cancelled, or a store error. From stopAt on
-// (if set) it starts no new run.
-func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) error {
+// (if set), and once warned is closed (if set), it starts no new run; the
+// runs in flight go on.
+func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time, warned <-chan struct{}) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	dispatchCtx := ctx
@@ -73,6 +77,19 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) err
 		var cancel context.CancelFunc
 		dispatchCtx, cancel = context.WithDeadline(ctx, stopAt)
 		defer cancel()
+	}
+	if warned != nil {
+		var cancel context.CancelFunc
+		dispatchCtx, cancel = context.WithCancel(dispatchCtx)
+		defer cancel()
+		go func() {
+			select {
+			case <-warned:
+				x.log.Warn().Msg("SLURM warns of the time limit: starting no more runs")
+				cancel()
+			case <-dispatchCtx.Done():
+			}
+		}()
 	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -89,7 +106,7 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) err
 		}()
 	}
 	stopped := func() bool {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !stopAt.IsZero() && !time.Now().Before(stopAt) {
 			x.log.Warn().Time(fieldStopAt, stopAt).Msg("near the time limit: starting no more runs")
 		}
 		return false
@@ -122,6 +139,14 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time) err
 // runOne executes one run with its retries. Only a store error is returned:
 // the operation's own failures are recorded.
 func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
+	if x.recheck {
+		done, err := x.st.CompletedAmong([]string{spec.ID})
+		if err == nil && done[spec.ID] {
+			x.h.late.Add(1)
+			x.log.Info().Str(fieldRunID, spec.ID).Msg("completed by another writer meanwhile; skipped")
+			return nil
+		}
+	}
 	x.h.running.Add(1)
 	defer x.h.running.Add(-1)
 	for attempt := 0; ; attempt++ {

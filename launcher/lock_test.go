@@ -158,3 +158,84 @@ func TestLostLockStopsTheSweep(t *testing.T) {
 func ptrTo[T any](v T) *T { return &v }
 
 func nopLogger() zerolog.Logger { return zerolog.Nop() }
+
+// TestRecheckAfterTakeover: a sweep that took the store's lock over from
+// a holder judged dead checks each run against the store before it
+// starts, and skips one that the other writer completed meanwhile.
+func TestRecheckAfterTakeover(t *testing.T) {
+	dir := t.TempDir()
+	plantDeadHolder(t, dir)
+	var mu sync.Mutex
+	var executed []string
+	var plan *Plan
+	exp := Experiment{Name: "re", Version: "1", Params: params.Grid{"i": seqAny(4)}, Seeds: seeds.New(1, 1)}
+	exp.Operation = Op(func(rt *Runtime) error {
+		mu.Lock()
+		executed = append(executed, rt.RunID)
+		first := len(executed) == 1
+		mu.Unlock()
+		if first {
+			// The holder thought dead completes run 2 meanwhile.
+			w, err := rt.store.NewWriter(store.WriterOptions{Name: "paused"})
+			if err != nil {
+				return err
+			}
+			spec := plan.At(2)
+			now := time.Now()
+			err = w.Append(&store.Record{RunID: spec.ID, Status: store.StatusCompleted, Experiment: "re", Version: "1",
+				Params: spec.Params, Started: now, Ended: now})
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}
+		return nil
+	})
+	var err error
+	if plan, err = NewPlan(&exp); err != nil {
+		t.Fatal(err)
+	}
+	nop := zerolog.Nop()
+	h, err := Run(context.Background(), exp, WithOptions(Options{Store: dir, Workers: 1, Logger: &nop, ProgressMode: "quiet"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Result(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(executed), 3; got != want {
+		t.Errorf("executed %d runs, want %d: run 2 completed by the other writer", got, want)
+	}
+	for _, id := range executed {
+		if id == plan.At(2).ID {
+			t.Errorf("run 2 executed again")
+		}
+	}
+	if s := h.Status(); s.Skipped != 1 || s.Completed != 3 || s.Pending != 0 {
+		t.Errorf("status %v, want 3 completed and 1 skipped", s)
+	}
+}
+
+// plantDeadHolder leaves in the store at dir the shared lock entry of a
+// process of this host that is gone, as a worker killed with SIGKILL does.
+func plantDeadHolder(t *testing.T, dir string) {
+	t.Helper()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	hostname, _ := os.Hostname()
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	const pid = 1 << 22 // above pid_max's default
+	b := fmt.Sprintf(`{"mode":"shared","purpose":"a worker","since":%q,"host":%q,"pid":%d,"boot_id":%q,"pid_ns":%q}`,
+		time.Now().UTC().Format(time.RFC3339Nano), hostname, pid, strings.TrimSpace(string(boot)), ns)
+	name := fmt.Sprintf("s.%016x.%s.%d.0000000000000000", time.Now().UnixNano(), strings.SplitN(hostname, ".", 2)[0], pid)
+	if err := os.MkdirAll(filepath.Join(dir, "locks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "locks", name), []byte(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

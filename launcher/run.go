@@ -65,6 +65,9 @@ type Options struct {
 	// checks it against its submission): planning twice hashed the
 	// context's files twice.
 	plan *Plan
+	// stopDispatch, if set, stops the sweep starting runs once it is
+	// closed, and lets the runs in flight end: SLURM's warning signal.
+	stopDispatch <-chan struct{}
 	// lockPurpose and lockGroup describe a worker in the store's lock.
 	lockPurpose, lockGroup string
 	lockHeartbeat          time.Duration // 0: the store's default; for tests
@@ -118,10 +121,13 @@ func (s Status) String() string {
 type Handle struct {
 	total, skipped int
 	queued         int
-	running        atomic.Int64
-	completed      atomic.Int64
-	failed         atomic.Int64
-	cancelled      atomic.Int64
+	// late counts the runs found completed by another writer just before
+	// they were to start (see executor.recheck): skipped, not pending.
+	late      atomic.Int64
+	running   atomic.Int64
+	completed atomic.Int64
+	failed    atomic.Int64
+	cancelled atomic.Int64
 
 	storeDir string
 	cancel   context.CancelFunc
@@ -132,15 +138,16 @@ type Handle struct {
 
 // Status returns the sweep's progress without blocking.
 func (h *Handle) Status() Status {
+	late := int(h.late.Load())
 	s := Status{
 		Total:     h.total,
-		Skipped:   h.skipped,
+		Skipped:   h.skipped + late,
 		Running:   int(h.running.Load()),
 		Completed: int(h.completed.Load()),
 		Failed:    int(h.failed.Load()),
 		Cancelled: int(h.cancelled.Load()),
 	}
-	s.Pending = h.queued - s.Running - s.Done()
+	s.Pending = h.queued - late - s.Running - s.Done()
 	if s.Pending < 0 {
 		s.Pending = 0
 	}
@@ -282,6 +289,13 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	if x.env.ArrayTaskID >= 0 {
 		x.taskID = strconv.Itoa(x.env.ArrayTaskID)
 	}
+	// A holder judged dead and removed from the lock may only have been
+	// paused, and write again: each run is checked against the store's
+	// indexes just before it starts.
+	if taken := lock.TookOver(); len(taken) > 0 {
+		x.recheck = true
+		log.Warn().Msg("the store's lock was taken over from a holder judged dead; checking each run against the store before it starts")
+	}
 	prog := newProgress(o, h)
 	go func() {
 		defer close(h.done)
@@ -289,7 +303,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		log.Info().Int(fieldRuns, total).Int(fieldSkipped, skipped).Int(fieldToRun, todo.Len()).
 			Int(fieldWorkers, o.Workers).Str(fieldStore, st.Dir()).Msg("sweep started")
 		prog.start()
-		runErr := x.run(ctx, &todo, o.StopDispatchAt)
+		runErr := x.run(ctx, &todo, o.StopDispatchAt, o.stopDispatch)
 		prog.stop()
 		if err := w.Close(); err != nil && runErr == nil {
 			runErr = err

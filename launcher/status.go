@@ -3,6 +3,8 @@ package launcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/metalab-hpc/metalab/slurm"
@@ -23,17 +25,26 @@ type storeStatus struct {
 	Pending    int    `json:"pending"`
 	// Lost counts the runs whose records this status's collect found lost
 	// to a damaged segment (see collect); they are counted as pending now.
-	Lost      int              `json:"lost,omitempty"`
-	Scheduler *schedulerStatus `json:"scheduler,omitempty"`
+	Lost int `json:"lost,omitempty"`
+	// Interrupted counts the runs the store has as running whose writer
+	// is gone (see reconcile.go): a SLURM task no longer running, a local
+	// process no longer holding the store. They are counted as pending,
+	// not running; Writers names the writers.
+	Interrupted int              `json:"interrupted,omitempty"`
+	Writers     string           `json:"interrupted_writers,omitempty"`
+	Scheduler   *schedulerStatus `json:"scheduler,omitempty"`
 }
 
 // schedulerStatus counts the array tasks of the store's submissions that the
 // scheduler still holds.
 type schedulerStatus struct {
-	Jobs         int    `json:"jobs"`
-	TasksPending int    `json:"tasks_pending"`
-	TasksRunning int    `json:"tasks_running"`
-	Error        string `json:"error,omitempty"`
+	Jobs         int `json:"jobs"`
+	TasksPending int `json:"tasks_pending"`
+	TasksRunning int `json:"tasks_running"`
+	// TasksEnding counts tasks in COMPLETING: their batch script has
+	// ended and SLURM is cleaning up after them; not running.
+	TasksEnding int    `json:"tasks_ending,omitempty"`
+	Error       string `json:"error,omitempty"`
 	// Accounting, once no job is left in the queue: how the tasks ended,
 	// from sacct, or a note that the cluster keeps no accounting.
 	Accounting *accountingStatus `json:"accounting,omitempty"`
@@ -45,29 +56,61 @@ type accountingStatus struct {
 	Error   string         `json:"error,omitempty"`
 }
 
-// readStatus is what the store says of its sweep, and at most one squeue
+// readStatus is what the store says of its sweep, with the runs it has as
+// running whose writer is gone counted as pending, and at most one squeue
 // call (or, once no job is left in the queue, one sacct call) of its
-// submissions.
+// submissions' jobs.
 func readStatus(ctx context.Context, dir string, client *slurm.Client) (storeStatus, error) {
-	s, err := readStoreStatus(ctx, dir)
-	if err != nil {
-		return s, err
-	}
-	s.Scheduler = schedulerState(ctx, client, dir)
-	return s, nil
-}
-
-func readStoreStatus(ctx context.Context, dir string) (storeStatus, error) {
 	st, err := store.OpenExisting(dir)
 	if err != nil {
 		return storeStatus{}, err
 	}
 	defer st.Close()
+	s, m, err := readStoreStatus(ctx, st)
+	if err != nil {
+		return s, err
+	}
+	subs, err := listSubmissions(dir)
+	if err != nil {
+		return s, err
+	}
+	var jobs []ownedJob
+	queueKnown := true
+	if len(subs) > 0 {
+		s.Scheduler = &schedulerStatus{}
+		storeID := ""
+		if m != nil {
+			storeID = m.StoreID()
+		}
+		jobs, err = queuedJobs(ctx, client, storeID, subs)
+		if err != nil {
+			s.Scheduler.Error = err.Error()
+			queueKnown = false
+		}
+		schedulerCounts(s.Scheduler, jobs)
+		if queueKnown && s.Scheduler.Jobs == 0 {
+			s.Scheduler.Accounting = accountingState(ctx, client, subs)
+		}
+	}
+	if s.Running > 0 {
+		lost, err := lostRuns(st, jobs, queueKnown)
+		if err != nil {
+			return s, err
+		}
+		s.Interrupted, s.Writers = len(lost), writers(lost, 5)
+		s.Running -= len(lost)
+		s.Pending += len(lost)
+	}
+	return s, nil
+}
+
+// readStoreStatus counts the store's runs by the status of their records.
+func readStoreStatus(ctx context.Context, st *store.Store) (storeStatus, *store.Manifest, error) {
 	var s storeStatus
 	s.Store = st.Dir()
 	m, err := st.Manifest()
-	if err != nil {
-		return s, err
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s, nil, err
 	}
 	if m != nil {
 		s.Experiment, s.Version = m.Experiment, m.Version
@@ -81,7 +124,7 @@ func readStoreStatus(ctx context.Context, dir string) (storeStatus, error) {
 	// nothing new reuses the counts of the last one.
 	rep, err := st.Collect(ctx)
 	if err != nil {
-		return s, err
+		return s, m, err
 	}
 	s.Completed, s.Failed, s.Cancelled, s.Running = rep.Completed, rep.Failed, rep.Cancelled, rep.Running
 	s.Lost = rep.Lost
@@ -90,62 +133,55 @@ func readStoreStatus(ctx context.Context, dir string) (storeStatus, error) {
 		s.Total = known
 	}
 	s.Pending = s.Total - known
-	return s, nil
+	return s, m, nil
 }
 
-// schedulerState asks the scheduler, in one squeue call, about the jobs of
-// every submission in the store. nil: the store has no submission.
-func schedulerState(ctx context.Context, client *slurm.Client, dir string) *schedulerStatus {
-	subs, err := listSubmissions(dir)
-	if err != nil || len(subs) == 0 {
-		return nil
+// schedulerCounts counts the store's jobs in the queue and their tasks.
+func schedulerCounts(ss *schedulerStatus, jobs []ownedJob) {
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		seen[j.ArrayJobID] = true
+		switch n := tasks(j.JobState); j.State {
+		case slurm.StateCompleting:
+			ss.TasksEnding += n
+		case slurm.StatePending:
+			ss.TasksPending += n
+		default:
+			if alive(j.State) {
+				ss.TasksRunning += n
+			} else {
+				ss.TasksPending += n // requeued, held: waiting to run
+			}
+		}
 	}
+	ss.Jobs = len(seen)
+}
+
+// accountingState asks sacct, once, how the tasks of the submissions' jobs
+// that have left the queue ended: only jobs of their names, and none that
+// started before the first of them was made (a recycled job ID). Without
+// accounting (no slurmdbd) it says so.
+func accountingState(ctx context.Context, client *slurm.Client, subs []*Submission) *accountingStatus {
 	ids := jobIDs(subs, "")
 	if len(ids) == 0 {
 		return nil
 	}
-	ss := &schedulerStatus{}
-	jobs, err := client.Queue(ctx, ids)
-	if err != nil {
-		ss.Error = err.Error()
-		return ss
-	}
-	seen := map[string]bool{}
-	for _, j := range jobs {
-		if j.State.Finished() {
-			continue
-		}
-		seen[j.ArrayJobID] = true
-		n := 1
-		if j.IsArray() {
-			n = len(j.ArrayTasks)
-		}
-		if j.State == "RUNNING" || j.State == "COMPLETING" || j.State == "CONFIGURING" {
-			ss.TasksRunning += n
-		} else {
-			ss.TasksPending += n
-		}
-	}
-	ss.Jobs = len(seen)
-	if ss.Jobs == 0 {
-		ss.Accounting = accountingState(ctx, client, ids)
-	}
-	return ss
-}
-
-// accountingState asks sacct, once, how the tasks of jobs that have left
-// the queue ended. Without accounting (no slurmdbd) it says so.
-func accountingState(ctx context.Context, client *slurm.Client, ids []string) *accountingStatus {
-	recs, ok, err := client.Accounting(ctx, ids)
+	recs, ok, err := client.Accounting(ctx, ids, jobNames(subs)...)
 	switch {
 	case err != nil:
 		return &accountingStatus{Enabled: true, Error: err.Error()}
 	case !ok:
 		return &accountingStatus{Enabled: false}
 	}
+	first := subs[0].Created
+	for _, s := range subs {
+		if s.Created.Before(first) {
+			first = s.Created
+		}
+	}
 	acc := &accountingStatus{Enabled: true, States: map[string]int{}}
 	for _, r := range recs {
-		if r.Step != "" {
+		if r.Step != "" || !r.Start.IsZero() && r.Start.Before(first.Add(-submitSkew)) {
 			continue
 		}
 		acc.States[string(r.State)] += max(len(r.ArrayTasks), 1)

@@ -38,6 +38,16 @@ type Submission struct {
 	Arrays      []ArrayJob     `json:"arrays"`
 	Collect     string         `json:"collect_job_id,omitempty"`
 	Settings    slurm.Settings `json:"slurm"`
+
+	// StoreID, JobName and CollectName are how the submission's jobs are
+	// told from others (see identity.go): each carries the comment
+	// jobComment(StoreID, ID, ...) and one of the names.
+	StoreID     string `json:"store_id,omitempty"`
+	JobName     string `json:"job_name,omitempty"`
+	CollectName string `json:"collect_job_name,omitempty"`
+	// KillWait is the cluster's KillWait when it was submitted, in
+	// seconds: the workers stop their runs within it (0: not known).
+	KillWait int `json:"kill_wait_seconds,omitempty"`
 }
 
 // ArrayJob is one sbatch array of a submission.
@@ -48,6 +58,8 @@ type ArrayJob struct {
 	Tasks    int    `json:"tasks"`
 	Throttle int    `json:"throttle,omitempty"`
 	After    []int  `json:"after,omitempty"`
+	// Submitted is when sbatch accepted it, by this host's clock.
+	Submitted time.Time `json:"submitted,omitzero"`
 }
 
 // JobIDs lists the submission's scheduler jobs, the collect job included.
@@ -74,21 +86,6 @@ func jobIDs(subs []*Submission, only string) []string {
 		}
 	}
 	return ids
-}
-
-// submittedJobs lists the scheduler jobs of the submissions of the store at
-// dir (only: of the one with that ID).
-func submittedJobs(dir, only string) ([]string, error) {
-	st, err := store.OpenExisting(dir)
-	if err != nil {
-		return nil, err
-	}
-	st.Close()
-	subs, err := listSubmissions(dir)
-	if err != nil {
-		return nil, err
-	}
-	return jobIDs(subs, only), nil
 }
 
 func newSubmissionID(now time.Time) string {

@@ -3,6 +3,7 @@ package launcher
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +54,11 @@ type preparedSubmission struct {
 	scratch  string // a dry run's empty store in place of one that does not exist, removed by Close
 	plan     *Plan
 	storeDir string // absolute
+	// lock is the store's lock in Submit mode, held from the check of the
+	// queue to the last sbatch, so that two submits, or a submit and a
+	// local run, never both see the same runs pending; nil for a dry run.
+	lock *store.Lock
+	cfg  slurm.Config
 
 	total   int // runs in the plan (or in Only)
 	skipped int // of them, completed in the store
@@ -74,10 +80,12 @@ type submittedJob struct {
 }
 
 // prepareSubmission plans req's submission: it opens the store (of a dry
-// run, only if it exists), refuses while earlier submissions are queued,
-// drops the completed runs, asks scontrol for the cluster's array limits,
-// shards the rest, pins the program (not for a dry run) and renders the
-// scripts. It writes nothing to the store but the pinned program.
+// run, only if it exists), takes its lock (not for a dry run), refuses
+// while earlier submissions are queued, drops the completed runs, asks
+// scontrol for the cluster's limits, shards the rest by what the store
+// knows of run durations, pins the program (not for a dry run) and renders
+// the scripts. It writes nothing to the store but the pinned program and
+// its lock entry.
 func prepareSubmission(ctx context.Context, log zerolog.Logger, client *slurm.Client, req submitRequest) (*preparedSubmission, error) {
 	exp := req.Exp
 	if err := exp.Slurm.Validate(); err != nil {
@@ -105,9 +113,16 @@ func prepareSubmission(ctx context.Context, log zerolog.Logger, client *slurm.Cl
 
 func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) error {
 	exp := p.req.Exp
-	if !p.req.DryRun && !p.req.Force {
-		if err := refuseActive(ctx, p.client, p.storeDir, p.req.Name); err != nil {
+	if !p.req.DryRun {
+		lock, err := lockForSubmit(ctx, p.st, exp, p.req.Name)
+		if err != nil {
 			return err
+		}
+		p.lock = lock
+		if !p.req.Force {
+			if err := refuseActive(ctx, p.client, p.st, p.req.Name); err != nil {
+				return err
+			}
 		}
 	}
 	completed, err := completedRuns(ctx, p.st, p.plan, nil, false)
@@ -129,11 +144,23 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		log.Warn().Err(err).Msg("cannot read the SLURM configuration; assuming its defaults")
 		cfg = slurm.Config{}
 	}
+	p.cfg = cfg
+	durations, err := runDurations(p.st)
+	if err != nil {
+		return err
+	}
+	var usable time.Duration
+	if limit, _ := exp.Slurm.TimeLimit(); limit > 0 {
+		usable = limit - stopMargin(limit)
+	}
 	p.layout, err = shard.Split(todo, shard.Params{
 		RunsPerTask:   exp.Slurm.RunsPerTask,
 		MaxArraySize:  cfg.MaxArraySize,
 		MaxJobCount:   cfg.MaxJobCount,
 		MaxConcurrent: exp.Slurm.MaxConcurrent,
+		Durations:     durations,
+		Usable:        usable,
+		Workers:       exp.Slurm.CPUsPerTask,
 	})
 	if err != nil {
 		return inputErr(err, "set [slurm] runs_per_task higher")
@@ -144,6 +171,10 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		ID: newSubmissionID(now), Created: now.UTC(),
 		Experiment: exp.Name, Version: exp.Version, Identity: p.plan.Manifest().Identity,
 		Target: p.req.Target, Runs: p.layout.Runs(), RunsPerTask: p.layout.RunsPerTask, Settings: exp.Slurm,
+		JobName: templates.JobName(exp.Name), KillWait: int(cfg.KillWait / time.Second),
+	}
+	if p.req.Collect || exp.Slurm.Collect {
+		p.sub.CollectName = templates.JobName(exp.Name + "-collect")
 	}
 	if p.req.DryRun {
 		p.sub.Binary = "<pinned copy of this program in STORE/bin/>"
@@ -172,9 +203,15 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 	return nil
 }
 
-// Close closes the store.
+// Close releases the store's lock and closes the store.
 func (p *preparedSubmission) Close() error {
-	err := p.st.Close()
+	var err error
+	if p.lock != nil {
+		err = p.lock.Release()
+	}
+	if cerr := p.st.Close(); err == nil {
+		err = cerr
+	}
 	if p.scratch != "" {
 		if rerr := os.RemoveAll(p.scratch); err == nil {
 			err = rerr
@@ -193,6 +230,11 @@ func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob
 	if err := p.st.Bind(p.plan.Manifest()); err != nil {
 		return err
 	}
+	m, err := p.st.Manifest()
+	if err != nil {
+		return err
+	}
+	sub.StoreID = m.StoreID()
 	if err := os.MkdirAll(store.SlurmLogDir(dir), 0o755); err != nil {
 		return err
 	}
@@ -221,7 +263,9 @@ func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob
 		if err := writeFileAtomic(path, func(w io.Writer) error { _, err := w.Write(script); return err }); err != nil {
 			return err
 		}
-		id, err := p.client.Submit(ctx, path)
+		// The identity goes on the command line, where a custom template
+		// cannot leave it out.
+		id, err := p.client.Submit(ctx, path, "--job-name="+sub.JobName, "--comment="+jobComment(sub.StoreID, sub.ID, false))
 		if err != nil {
 			err = fmt.Errorf("submitting array %d of %d (%d arrays were submitted and are recorded in %s): %w",
 				k, len(p.layout.Arrays), k, submissionDir(dir, sub.ID), err)
@@ -230,7 +274,7 @@ func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob
 			}
 			return err
 		}
-		sub.Arrays[k].JobID = id
+		sub.Arrays[k].JobID, sub.Arrays[k].Submitted = id, time.Now().UTC()
 		if err := saveSubmission(dir, sub); err != nil {
 			return err
 		}
@@ -281,27 +325,46 @@ func openStoreFor(dir string, plan *Plan, dryRun bool) (st *store.Store, scratch
 	return st, "", nil
 }
 
+// lockForSubmit takes the store's lock in Submit mode, or says who holds
+// it: a local run (whose runs a submission would execute a second time),
+// or another submit (which sees the same runs pending).
+func lockForSubmit(ctx context.Context, st *store.Store, exp *Experiment, name string) (*store.Lock, error) {
+	lock, err := st.Lock(ctx, store.LockOptions{
+		Mode:    store.Submit,
+		Purpose: fmt.Sprintf("%s submit of experiment %q", name, exp.Name),
+	})
+	var busy *store.BusyError
+	if errors.As(err, &busy) {
+		hint := fmt.Sprintf("submit once it has ended ('%s status --store %s' shows what the store has)", name, st.Dir())
+		if busy.Holders[0].Mode == store.Exclusive {
+			hint = fmt.Sprintf("a local run executes this store's runs; submit what it leaves once it has ended, or stop it (Ctrl-C) and submit: '%s submit' skips what it completed", name)
+		}
+		return nil, &exitError{code: ExitUsage, err: err, hint: hint + "; " + busy.Hint()}
+	}
+	return lock, err
+}
+
 // refuseActive refuses to submit while earlier submissions still have jobs
 // in the queue: their runs are not completed yet and would be submitted
-// twice. One squeue call covers all of them.
-func refuseActive(ctx context.Context, client *slurm.Client, storeDir, name string) error {
+// twice. One squeue call covers all of them, and only jobs provably the
+// store's count (see identity.go).
+func refuseActive(ctx context.Context, client *slurm.Client, st *store.Store, name string) error {
+	storeDir := st.Dir()
 	subs, err := listSubmissions(storeDir)
 	if err != nil || len(subs) == 0 {
 		return err
 	}
-	jobs, err := client.Queue(ctx, jobIDs(subs, ""))
+	m, err := st.Manifest()
+	if err != nil {
+		return err
+	}
+	jobs, err := queuedJobs(ctx, client, m.StoreID(), subs)
 	if err != nil {
 		return err
 	}
 	active := 0
 	for _, j := range jobs {
-		if !j.State.Finished() {
-			if j.IsArray() {
-				active += len(j.ArrayTasks)
-			} else {
-				active++
-			}
-		}
+		active += tasks(j.JobState)
 	}
 	if active > 0 {
 		return &exitError{code: ExitUsage,
@@ -312,29 +375,69 @@ func refuseActive(ctx context.Context, client *slurm.Client, storeDir, name stri
 	return nil
 }
 
+// warnSignal is the --signal value of a submission: [slurm] signal as
+// given, else SIGUSR1 to the worker (the batch shell it replaces) a tenth
+// of the time limit before the end, at most 2 minutes and at least 5 s
+// before, and 2 minutes before without a time limit (the partition's
+// default limit, usually hours). A fixed 2 minutes came at once with a
+// limit of 1 minute; SLURM sends it up to half a minute early anyway.
+func warnSignal(s slurm.Settings) string {
+	sig := s.Signal
+	if sig == "" {
+		offset := 2 * time.Minute
+		if limit, _ := s.TimeLimit(); limit > 0 {
+			offset = max(min(offset, limit/10), 5*time.Second)
+		}
+		sig = fmt.Sprintf("USR1@%d", int(offset/time.Second))
+	}
+	if !strings.HasPrefix(sig, "B:") {
+		sig = "B:" + sig
+	}
+	return sig
+}
+
+// runDurations is what the store knows of how long runs take: the
+// durations of its latest completed runs, at most durationSample of them.
+func runDurations(st *store.Store) (shard.Durations, error) {
+	sn, err := st.SnapshotOf(store.StatusCompleted, durationSample)
+	if err != nil {
+		return shard.Durations{}, err
+	}
+	var ds []time.Duration
+	err = sn.Records(func(r *store.Record) error {
+		if d := r.Duration(); d > 0 {
+			ds = append(ds, d)
+		}
+		return nil
+	})
+	var damage *store.DamageError
+	if err != nil && !errors.As(err, &damage) {
+		return shard.Durations{}, err
+	}
+	// Of a damaged store, what could be read is sample enough.
+	return shard.Observe(ds), nil
+}
+
+// durationSample bounds the records read to size a submission: enough for
+// a median and a 90th percentile, few enough to read in a moment from a
+// store of millions.
+const durationSample = 1000
+
 // renderArray renders the batch script of array k of a submission; deps are
 // the job IDs of the arrays it waits for.
 func renderArray(storeDir string, exp *Experiment, sub *Submission, k int, arr shard.Array, deps []string) ([]byte, error) {
 	s := exp.Slurm
-	outPat, errPat := templates.LogPatterns(store.SlurmLogDir(storeDir))
-	if s.Output != "" {
-		outPat = s.Output
-	}
-	if s.Error != "" {
-		errPat = s.Error
-	}
-	signal := s.Signal
-	if signal == "" {
-		signal = "USR1@120"
-	}
-	if !strings.HasPrefix(signal, "B:") {
-		signal = "B:" + signal
+	outPat := s.Output
+	if outPat == "" {
+		// One file per task, stderr with stdout: SLURM creates the file
+		// of each task whatever it writes, and the worker always logs.
+		outPat, _ = templates.LogPatterns(store.SlurmLogDir(storeDir))
 	}
 	data := templates.Script{
 		JobName:      templates.JobName(exp.Name),
 		ArraySpec:    arr.Spec(),
 		Output:       outPat,
-		Error:        errPat,
+		Error:        s.Error,
 		Partition:    s.Partition,
 		Time:         s.Time,
 		Mem:          s.Mem,
@@ -343,7 +446,7 @@ func renderArray(storeDir string, exp *Experiment, sub *Submission, k int, arr s
 		Constraint:   s.Constraint,
 		Gpus:         s.Gpus,
 		CPUsPerTask:  s.CPUsPerTask,
-		Signal:       signal,
+		Signal:       warnSignal(s),
 		Requeue:      s.Requeue,
 		ExtraOptions: s.ExtraOptions,
 		Modules:      s.Modules,
@@ -374,7 +477,7 @@ func submitCollect(ctx context.Context, client *slurm.Client, storeDir string, e
 	}
 	var buf bytes.Buffer
 	err := templates.Render(&buf, templates.Script{
-		JobName:    templates.JobName(exp.Name + "-collect"),
+		JobName:    sub.CollectName,
 		Output:     templates.JobLogPattern(store.SlurmLogDir(storeDir)),
 		Partition:  exp.Slurm.Partition,
 		Account:    exp.Slurm.Account,
@@ -390,5 +493,5 @@ func submitCollect(ctx context.Context, client *slurm.Client, storeDir string, e
 	if err := writeFileAtomic(path, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		return "", err
 	}
-	return client.Submit(ctx, path)
+	return client.Submit(ctx, path, "--job-name="+sub.CollectName, "--comment="+jobComment(sub.StoreID, sub.ID, true))
 }

@@ -31,6 +31,28 @@ type shardRequest struct {
 	Name string
 	// Started is when the task started, for the stop time.
 	Started time.Time
+	// Warned, if set, is closed when SLURM sends the warning signal of
+	// the time limit (sbatch --signal): the task then starts no new run.
+	Warned <-chan struct{}
+}
+
+// fieldGrace is the log field of the grace a worker's runs get (the other
+// field names are in logger.go).
+const fieldGrace = "grace"
+
+// graceLimiter is an operation that gives a run it cancels time to end
+// before it kills it (a program's SIGTERM grace, package command), and
+// can be told to give less. A worker must record its cancelled runs
+// before SLURM's SIGKILL, KillWait after SIGTERM.
+type graceLimiter interface {
+	LimitGrace(time.Duration)
+}
+
+// workerGrace is the grace a worker gives the runs it cancels: half of the
+// cluster's KillWait, the other half left to record them and exit; 0 when
+// KillWait is not known (a submission made before it was recorded).
+func workerGrace(killWait time.Duration) time.Duration {
+	return killWait / 2
 }
 
 // runShard runs the shard of an array task, skipping the runs the store has
@@ -69,6 +91,11 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 		jobID = "local"
 	}
 	node := runHost(env)
+	if g, ok := req.Exp.Operation.(graceLimiter); ok && sub.KillWait > 0 {
+		grace := workerGrace(time.Duration(sub.KillWait) * time.Second)
+		g.LimitGrace(grace)
+		log.Debug().Dur(fieldGrace, grace).Msg("runs get half of KillWait to end when cancelled")
+	}
 	stopAt := stopDispatchAt(started, env.EndTime, req.Exp, log)
 	h, err := start(ctx, req.Exp, Options{
 		Store:            req.Store,
@@ -83,6 +110,7 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 		},
 		Select:         func(*Plan) ([]int, error) { return indexes, nil },
 		StopDispatchAt: stopAt,
+		stopDispatch:   req.Warned,
 		LockWait:       workerLockWait(started, stopAt),
 		worker:         true,
 		plan:           plan,
@@ -113,6 +141,14 @@ func workerLockWait(now, stopAt time.Time) time.Duration {
 	return max(wait, 0)
 }
 
+// stopMargin is how long before its time limit a task stops starting runs:
+// two minutes, or a tenth of a short limit. It leaves the runs in flight
+// time to end, and the worker room to record the interrupted ones and exit
+// before SLURM kills the task.
+func stopMargin(limit time.Duration) time.Duration {
+	return min(2*time.Minute, limit/10)
+}
+
 // stopDispatchAt is when a task stops starting runs: a margin before its
 // end, jobEnd (zero when SLURM does not say: 22.05 sets no
 // SLURM_JOB_END_TIME), else estimated from the task's start and the [slurm]
@@ -125,9 +161,7 @@ func stopDispatchAt(started, jobEnd time.Time, exp *Experiment, log zerolog.Logg
 	if end.IsZero() {
 		return time.Time{}
 	}
-	// Two minutes, or a tenth of a short time limit: room to record the
-	// interrupted runs and exit before SLURM kills the task.
-	margin := min(2*time.Minute, end.Sub(started)/10)
+	margin := stopMargin(end.Sub(started))
 	log.Debug().Time(fieldEnd, end).Dur(fieldMargin, margin).Msg("time limit known")
 	return end.Add(-margin)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,5 +214,118 @@ func TestStopDispatchLeavesRunsPending(t *testing.T) {
 	h.Result()
 	if s := h.Status(); s.Done() != 0 || s.Pending != 10 {
 		t.Errorf("past the stop time: %v, want nothing started and 10 pending", s)
+	}
+}
+
+// TestWarnedStopsDispatchOnly: SLURM's warning signal stops a sweep
+// starting runs, and lets the run in flight end: completed, not cancelled.
+func TestWarnedStopsDispatchOnly(t *testing.T) {
+	warned := make(chan struct{})
+	exp := Experiment{Name: "warn", Version: "1", Seeds: seeds.New(1, 1), Params: params.Grid{"x": seqAny(10)},
+		Operation: Op(func(ctx context.Context) error {
+			select {
+			case <-warned:
+			default:
+				close(warned)
+			}
+			select {
+			case <-time.After(200 * time.Millisecond):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})}
+	nop := zerolog.Nop()
+	h, err := Run(context.Background(), exp, WithOptions(Options{
+		Store: t.TempDir(), Workers: 1, Logger: &nop, ProgressMode: "quiet", stopDispatch: warned,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Result()
+	if s := h.Status(); s.Completed < 1 || s.Cancelled != 0 || s.Pending < 8 {
+		t.Errorf("warned during the first run: %v, want it completed, none cancelled, the rest pending", s)
+	}
+}
+
+// graceOp is an operation that notes the grace it is given.
+type graceOp struct {
+	mu    sync.Mutex
+	grace time.Duration
+}
+
+func (g *graceOp) Execute(context.Context, *Runtime) error { return nil }
+func (g *graceOp) LimitGrace(d time.Duration)              { g.mu.Lock(); g.grace = d; g.mu.Unlock() }
+
+// TestWorkerGraceFitsKillWait: a worker gives the runs it cancels half of
+// the KillWait recorded with its submission, and leaves an operation's
+// grace alone when the submission recorded none.
+func TestWorkerGraceFitsKillWait(t *testing.T) {
+	for _, tt := range []struct {
+		killWait int
+		want     time.Duration
+	}{{5, 2500 * time.Millisecond}, {30, 15 * time.Second}, {0, 0}} {
+		op := &graceOp{}
+		exp := Experiment{Name: "g", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)}, Operation: op}
+		dir, sub, _, _ := testSubmission(t, exp)
+		sub.KillWait = tt.killWait
+		if err := saveSubmission(dir, sub); err != nil {
+			t.Fatal(err)
+		}
+		app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
+		if err := app.runWorker(context.Background(), zerolog.Nop(), workerOptions{Store: dir, Submission: sub.ID, Task: 0}); err != nil {
+			t.Fatal(err)
+		}
+		if got := op.grace; got != tt.want {
+			t.Errorf("KillWait %d s: grace %v, want %v", tt.killWait, got, tt.want)
+		}
+	}
+}
+
+// TestWorkerSIGUSR1: the worker takes SIGUSR1 as SLURM's warning: the run
+// in flight completes, no other starts, and it says what is left.
+func TestWorkerSIGUSR1(t *testing.T) {
+	var once sync.Once
+	exp := Experiment{Name: "usr1", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)},
+		Operation: Op(func() {
+			once.Do(func() { syscall.Kill(os.Getpid(), syscall.SIGUSR1) })
+			time.Sleep(200 * time.Millisecond)
+		})}
+	dir, sub, _, _ := testSubmission(t, exp)
+	app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
+	err := app.runWorker(context.Background(), zerolog.Nop(), workerOptions{Store: dir, Submission: sub.ID, Task: 0, Workers: 1})
+	if err == nil || !strings.Contains(err.Error(), "3 runs not started") {
+		t.Fatalf("runWorker()=%v, want it stopped after the first of 4 runs", err)
+	}
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rep, err := st.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Completed != 1 || rep.Cancelled != 0 {
+		t.Errorf("after SIGUSR1: %+v, want the run in flight completed", rep)
+	}
+}
+
+func TestWarnSignal(t *testing.T) {
+	for _, tt := range []struct {
+		s    slurm.Settings
+		want string
+	}{
+		{slurm.Settings{}, "B:USR1@120"},
+		{slurm.Settings{Time: "1:00:00"}, "B:USR1@120"},
+		{slurm.Settings{Time: "00:01:00"}, "B:USR1@6"},
+		{slurm.Settings{Time: "3"}, "B:USR1@18"},
+		{slurm.Settings{Time: "0:30"}, "B:USR1@5"},
+		{slurm.Settings{Time: "1", Signal: "USR2@30"}, "B:USR2@30"},
+		{slurm.Settings{Signal: "B:USR1@300"}, "B:USR1@300"},
+	} {
+		if got := warnSignal(tt.s); got != tt.want {
+			t.Errorf("warnSignal(time %q, signal %q)=%q, want %q", tt.s.Time, tt.s.Signal, got, tt.want)
+		}
 	}
 }

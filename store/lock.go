@@ -821,3 +821,51 @@ func entryHost(h string) string {
 	}
 	return string(b)
 }
+
+// Holders lists the live holders of the store's lock, in every mode, by
+// the stale rule of [Store.Lock] applied once, now: it takes nothing and
+// removes nothing. A reader asks it whether the process that wrote a run's
+// start record can still write its end.
+func (s *Store) Holders() ([]LockHolder, error) {
+	if s.root == nil {
+		return nil, fmt.Errorf("store %s is closed", s.dir)
+	}
+	root, err := s.root.OpenRoot(locksDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer root.Close()
+	d, err := root.Open(".")
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the lock: %w", err)
+	}
+	des, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the lock: %w", err)
+	}
+	l := &locker{dir: s.dir, root: root, me: thisProcess(), watched: map[string]seen{},
+		opts: LockOptions{StaleAfter: DefaultLockStale, alive: alive}}
+	now := time.Now()
+	var live []LockHolder
+	for _, de := range des {
+		mode, ok := entryMode(de.Name())
+		if !ok || !de.Type().IsRegular() {
+			continue
+		}
+		h, ok := l.read(de.Name(), mode)
+		if ok && l.stale(h, now) == "" {
+			live = append(live, h)
+		}
+	}
+	return live, nil
+}
+
+// Runs reports whether h is the process pid of host, as a record names
+// them (a host name's first label, as in entry names).
+func (h LockHolder) Runs(host string, pid int) bool {
+	return h.PID == pid && h.PID > 0 && entryHost(h.Host) == entryHost(host)
+}

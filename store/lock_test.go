@@ -625,3 +625,35 @@ func TestAlive(t *testing.T) {
 		}
 	}
 }
+
+// TestHolders lists the live holders of any mode, and not a holder whose
+// process is gone, without removing its entry.
+func TestHolders(t *testing.T) {
+	s := TestStore(t)
+	if hs, err := s.Holders(); err != nil || len(hs) != 0 {
+		t.Fatalf("Holders() of a store never locked=%v, %v, want none", hs, err)
+	}
+	ctx := context.Background()
+	me := thisProcess()
+	dead := with(me, func(p *process) { p.PID = 1 << 22; p.Start = "" }) // above pid_max's default
+	gone, err := s.Lock(ctx, LockOptions{Mode: Submit, self: &dead, alive: func(process) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	abandon(gone)
+	l, err := s.Lock(ctx, LockOptions{Mode: Shared, Purpose: "worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	hs, err := s.Holders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 || hs[0].Purpose != "worker" || !hs[0].Runs(me.Host, os.Getpid()) || hs[0].Runs(me.Host, dead.PID) {
+		t.Errorf("Holders()=%+v, want this process alone", hs)
+	}
+	if got := len(lockEntries(t, s)); got != 2 {
+		t.Errorf("%d lock entries after Holders(), want both left", got)
+	}
+}
