@@ -13,6 +13,11 @@ func (a *App) cmdHelp() *cli.Command {
 		Name:      "help",
 		Usage:     "show the commands, or the help of one",
 		ArgsUsage: "[COMMAND]",
+		Description: "Prints the commands and global options, or the help of one command, as --help\n" +
+			"does. A command that does not exist gets the nearest one's name.\n\n" +
+			"EXAMPLES:\n" +
+			"   metalab help\n" +
+			"   metalab help results",
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
 			case 0:
