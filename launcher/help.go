@@ -196,6 +196,15 @@ func (a *App) tidyCommand(c *cli.Command) {
 	if a.LoadFile == nil {
 		c.ArgsUsage = strings.ReplaceAll(c.ArgsUsage, "EXPERIMENT.toml | ", "")
 	}
+	if a.Name != "metalab" {
+		for _, f := range c.Flags {
+			// A flag that names a command ("also submit 'metalab
+			// collect'") names this program's.
+			if bf, ok := f.(*cli.BoolFlag); ok {
+				bf.Usage = metalabWord.ReplaceAllString(bf.Usage, a.Name+" ")
+			}
+		}
+	}
 	var required []string
 	for _, f := range c.Flags {
 		sf, ok := f.(*cli.StringFlag)

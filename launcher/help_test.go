@@ -3,6 +3,7 @@ package launcher
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -64,6 +65,8 @@ func TestEveryCommandListsItsExitCodes(t *testing.T) {
 	}
 }
 
+var metalabCommand = regexp.MustCompile(`metalab (run|results|summary|status|logs|submit|worker|collect|cancel|version|completion|help)\b`)
+
 // TestMainProgramHelp: a program of Main names itself and its
 // experiments in its help, not the metalab binary and its example file.
 func TestMainProgramHelp(t *testing.T) {
@@ -84,10 +87,13 @@ func TestMainProgramHelp(t *testing.T) {
 	}
 	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"results", "--help"}, {"submit", "--help"}, {"help", "status"}} {
 		out := help(args...)
-		for _, bad := range []string{"metalab run", "metalab results", ".toml"} {
-			if strings.Contains(out, bad) {
-				t.Errorf("quickstart %s names %q:\n%s", strings.Join(args, " "), bad, out)
-			}
+		// metalab may be named, as what the program is built on; its
+		// commands may not.
+		if m := metalabCommand.FindString(out); m != "" {
+			t.Errorf("quickstart %s names %q:\n%s", strings.Join(args, " "), m, out)
+		}
+		if strings.Contains(out, ".toml") {
+			t.Errorf("quickstart %s names a .toml file:\n%s", strings.Join(args, " "), out)
 		}
 	}
 	if run := help("run", "--help"); !strings.Contains(run, "quickstart run [command options] [EXPERIMENT-NAME]") ||
