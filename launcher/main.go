@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -43,9 +44,10 @@ type App struct {
 	// paths in METALAB_SBATCH, METALAB_SQUEUE, ...).
 	Slurm *slurm.Client
 
-	// jsonErrors: --log-format json, so that the closing error is a JSON
-	// line too and stderr holds one kind of line.
-	jsonErrors bool
+	// jsonErrors: --log-format json, so that the interrupt message and
+	// the closing error are JSON lines too and stderr holds one kind of
+	// line. Atomic: the signal handler reads it.
+	jsonErrors atomic.Bool
 }
 
 // Main runs the metalab command line over the given Go experiments and exits
@@ -80,7 +82,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if a.Name == "" {
 		a.Name = "metalab"
 	}
-	a.jsonErrors = false
+	a.jsonErrors.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
@@ -92,8 +94,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 			// A second signal gets the default behaviour: exit at once.
 			signal.Stop(sigs)
 			if sig != syscall.SIGUSR1 { // SLURM's warning: the worker logs it
-				// Through lineWriter: a progress bar may be on the line.
-				fmt.Fprintf(lineWriter(a.Stderr), "%s: interrupted: cancelling the runs in flight and saving their records; interrupt again to exit at once\n", a.Name)
+				a.say(zerolog.WarnLevel, "interrupted: cancelling the runs in flight and saving their records; interrupt again to exit at once")
 			}
 			cancel()
 		case <-ctx.Done():
@@ -130,7 +131,7 @@ func (a *App) exit(err error) int {
 		code = ExitUsage
 	}
 	msg := err.Error()
-	if a.jsonErrors {
+	if a.jsonErrors.Load() {
 		l := zerolog.New(a.Stderr).With().Timestamp().Logger()
 		ev := l.Error().Int(fieldExitCode, code)
 		if h := hintOf(err); h != "" {
@@ -147,6 +148,19 @@ func (a *App) exit(err error) int {
 		fmt.Fprintln(a.Stderr, "hint: "+h)
 	}
 	return code
+}
+
+// say tells the user msg on stderr, as "NAME: msg" or, with --log-format
+// json, as a JSON record of level; through lineWriter, since a progress bar
+// may be drawn on the line.
+func (a *App) say(level zerolog.Level, msg string) {
+	w := lineWriter(a.Stderr)
+	if a.jsonErrors.Load() {
+		l := zerolog.New(w).With().Timestamp().Logger()
+		l.WithLevel(level).Msg(msg)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", a.Name, msg)
 }
 
 // errSilent: the command already told the user; exit 1 without a message.
@@ -266,7 +280,7 @@ func (a *App) cliApp() *cli.App {
 			switch c.String(flagLogFormat) {
 			case "text":
 			case "json":
-				a.jsonErrors = true
+				a.jsonErrors.Store(true)
 			default:
 				return usageErr("use text or json", "unknown --log-format %q", c.String(flagLogFormat))
 			}
