@@ -27,9 +27,11 @@ func TestCollectResubmitsFailed(t *testing.T) {
 	mustRun(t, env, bins.metalab, "submit", exp, "--store", store)
 	waitJobs(t, store, 2*time.Minute, nil)
 
-	out := mustRun(t, nil, bins.metalab, "collect", "--store", store)
-	if !strings.Contains(out, "8 runs (6 completed, 2 failed") || !strings.Contains(out, "0 missing, 2 failed") {
-		t.Fatalf("collect after the first submission:\n%s", out)
+	r := run(t, nil, bins.metalab, "collect", "--store", store)
+	out := r.stdout
+	if !strings.Contains(out, "8 runs (6 completed, 2 failed") || !strings.Contains(out, "0 missing, 2 failed") ||
+		r.code != 1 || !strings.Contains(r.stderr, "2 of 8 runs are not completed: 2 failed") {
+		t.Fatalf("collect after the first submission: exit %d, want 1\n%s%s", r.code, out, r.stderr)
 	}
 	before := countLines(t, execLog)
 

@@ -29,8 +29,10 @@ func (a *App) cmdWorker() *cli.Command {
 		Hidden: true,
 		Description: "Runs the shard of (--array, SLURM_ARRAY_TASK_ID) of a submission, skipping runs the\n" +
 			"store already has as completed, with up to SLURM_CPUS_PER_TASK runs at once. On\n" +
-			"SIGUSR1 (sbatch --signal) and near the time limit it starts no new run and lets\n" +
-			"those in flight end; on SIGTERM it cancels them, killing a program half of the\n" +
+			"SIGUSR1 (sbatch --signal; a worker that knows its time limit from [slurm] time\n" +
+			"keeps its own stop time unless [slurm] signal was set) and near the time limit it\n" +
+			"starts no new run and lets those in flight end; on SIGTERM it cancels them, killing\n" +
+			"a program half of the\n" +
 			"cluster's KillWait after its SIGTERM, records them as cancelled and exits; a\n" +
 			"requeue or a later submit resumes. Exit status 1 when a run failed.\n\n" +
 			"The workers of a store share its lock; while a local 'metalab run' holds it, a\n" +

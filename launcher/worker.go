@@ -97,6 +97,21 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 		log.Debug().Dur(fieldGrace, grace).Msg("runs get half of KillWait to end when cancelled")
 	}
 	stopAt := stopDispatchAt(started, env.EndTime, req.Exp, log)
+	warned := req.Warned
+	if warned != nil && !stopAt.IsZero() && req.Exp.Slurm.Signal == "" {
+		// The derived warning stands for the same stop time, which the
+		// worker knows better: slurmctld checks time limits on a tick of
+		// about 30 s, and warned 44 s into a limit of 60 s (with @6,
+		// @18 and @30 alike). A signal the user set is obeyed.
+		warned = nil
+		go func() {
+			select {
+			case <-req.Warned:
+				log.Info().Time(fieldStopAt, stopAt).Msg("SLURM warns of the time limit; starting runs until the stop time, as planned")
+			case <-ctx.Done():
+			}
+		}()
+	}
 	h, err := start(ctx, req.Exp, Options{
 		Store:            req.Store,
 		Workers:          workers,
@@ -110,7 +125,7 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 		},
 		Select:         func(*Plan) ([]int, error) { return indexes, nil },
 		StopDispatchAt: stopAt,
-		stopDispatch:   req.Warned,
+		stopDispatch:   warned,
 		LockWait:       workerLockWait(started, stopAt),
 		worker:         true,
 		plan:           plan,

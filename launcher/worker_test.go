@@ -282,32 +282,50 @@ func TestWorkerGraceFitsKillWait(t *testing.T) {
 	}
 }
 
-// TestWorkerSIGUSR1: the worker takes SIGUSR1 as SLURM's warning: the run
-// in flight completes, no other starts, and it says what is left.
+// TestWorkerSIGUSR1: the worker takes SIGUSR1 as SLURM's warning. Without
+// a time limit of its own, or when [slurm] signal was set, the run in
+// flight completes, no other starts, and it says what is left; a worker
+// that knows its stop time keeps it (the derived warning comes up to half
+// a minute early).
 func TestWorkerSIGUSR1(t *testing.T) {
-	var once sync.Once
-	exp := Experiment{Name: "usr1", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)},
-		Operation: Op(func() {
-			once.Do(func() { syscall.Kill(os.Getpid(), syscall.SIGUSR1) })
-			time.Sleep(200 * time.Millisecond)
-		})}
-	dir, sub, _, _ := testSubmission(t, exp)
-	app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
-	err := app.runWorker(context.Background(), zerolog.Nop(), workerOptions{Store: dir, Submission: sub.ID, Task: 0, Workers: 1})
-	if err == nil || !strings.Contains(err.Error(), "3 runs not started") {
-		t.Fatalf("runWorker()=%v, want it stopped after the first of 4 runs", err)
-	}
-	st, err := store.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rep, err := st.Collect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Completed != 1 || rep.Cancelled != 0 {
-		t.Errorf("after SIGUSR1: %+v, want the run in flight completed", rep)
+	for _, tt := range []struct {
+		name     string
+		settings slurm.Settings
+		left     int // runs not started
+	}{
+		{"no time limit", slurm.Settings{}, 3},
+		{"a signal of the user's", slurm.Settings{Time: "10", Signal: "USR1@300"}, 3},
+		{"a time limit", slurm.Settings{Time: "10"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var once sync.Once
+			exp := Experiment{Name: "usr1", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)},
+				Operation: Op(func() {
+					once.Do(func() { syscall.Kill(os.Getpid(), syscall.SIGUSR1) })
+					time.Sleep(200 * time.Millisecond)
+				}), Slurm: tt.settings}
+			dir, sub, _, _ := testSubmission(t, exp)
+			app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
+			err := app.runWorker(context.Background(), zerolog.Nop(), workerOptions{Store: dir, Submission: sub.ID, Task: 0, Workers: 1})
+			switch {
+			case tt.left == 0 && err != nil:
+				t.Fatalf("runWorker()=%v, want all 4 runs", err)
+			case tt.left > 0 && (err == nil || !strings.Contains(err.Error(), strconv.Itoa(tt.left)+" runs not started")):
+				t.Fatalf("runWorker()=%v, want it stopped with %d runs not started", err, tt.left)
+			}
+			st, err := store.OpenExisting(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rep, err := st.Collect(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Completed != 4-tt.left || rep.Cancelled != 0 {
+				t.Errorf("after SIGUSR1: %+v, want %d completed, none cancelled", rep, 4-tt.left)
+			}
+		})
 	}
 }
 

@@ -42,10 +42,11 @@
 //   - KillWait (scontrol show config, [Config.KillWait]) is how long a job
 //     has between SIGTERM and SIGKILL when it is cancelled or reaches its
 //     time limit: 30 s by default, 5 s on the test cluster.
-//   - A --signal=SIG@T warning comes up to about half a minute early:
-//     slurmctld checks time limits on a periodic tick, not at the second.
-//     With --time=1 and --signal=B:USR1@120 it came 17 s in; with --time=3,
-//     33 s in (issue 16).
+//   - A --signal=SIG@T warning comes up to about half a minute early, and
+//     the time limit itself is enforced up to half a minute late:
+//     slurmctld checks both on a periodic tick, not at the second. With
+//     --time=1, B:USR1@6, @18 and @30 alike came 44 s in and SIGTERM 74 s
+//     in; B:USR1@120 came 17 s in, and with --time=3, 33 s in (issue 16).
 //   - Without slurmdbd, sacct prints "Slurm accounting storage is disabled" on
 //     stderr and exits 1; [Client.Accounting] reports ok=false, no error.
 //     The jobcomp/filetxt log ([ParseJobcomp]) is then the lasting record.

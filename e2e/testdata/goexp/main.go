@@ -1,9 +1,13 @@
-// Command goexp is a Go experiment built with launcher.Main, submitted to
+// Command goexp holds Go experiments built with launcher.Main, submitted to
 // SLURM by the end-to-end tests: the same binary runs on the login node
 // (submit) and in the array tasks (worker).
 package main
 
 import (
+	"context"
+	"os"
+	"time"
+
 	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/launcher"
 	"github.com/metalab-hpc/metalab/params"
@@ -30,5 +34,28 @@ func main() {
 		Params: params.Grid{"n": {100, 1000, 10000, 20000, 50000}},
 		Seeds:  seeds.New(3, 4),
 		Slurm:  slurm.Settings{RunsPerTask: 2, MaxConcurrent: 6, Time: "5"},
+	}, launcher.Experiment{
+		// An operation that ignores its cancellation while the file
+		// $STUBBORN exists: it runs on for a minute after SIGTERM, and
+		// SLURM kills its worker with SIGKILL, KillWait later. Each
+		// execution appends the run ID to $EXEC_LOG.
+		Name:    "go_stubborn",
+		Version: "1",
+		Operation: launcher.Op(func(ctx context.Context, rt *launcher.Runtime) error {
+			f, err := os.OpenFile(os.Getenv("EXEC_LOG"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			f.WriteString(rt.RunID + "\n")
+			f.Close()
+			if _, err := os.Stat(os.Getenv("STUBBORN")); err == nil {
+				time.Sleep(time.Minute)
+			}
+			rt.Capture.Metric("x", float64(rt.Params.Int("x")))
+			return nil
+		}),
+		Params: params.Grid{"x": {0, 1, 2, 3}},
+		Seeds:  seeds.New(5, 1),
+		Slurm:  slurm.Settings{RunsPerTask: 2},
 	})
 }
