@@ -57,7 +57,8 @@
 // compiled into it; the metalab binary (the repository's main.go) is an
 // [App] that also loads experiment files. Both answer the same commands,
 // one cmd_<name>.go each: run, submit, worker, collect, status, results,
-// summary, logs and cancel. A command's file builds an options struct from
+// summary, logs and cancel, with help, version and completion (bash, zsh,
+// fish) beside them. A command's file builds an options struct from
 // its flags and calls one function that returns an error, tested with a
 // buffer and a stand-in scheduler; cli.go holds what commands share. [App]
 // turns errors into exit codes and messages in one place, with the hint of
