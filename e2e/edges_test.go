@@ -88,7 +88,7 @@ func executions(t *testing.T, log string) (map[string]int, int) {
 // statusJSON is the part of `metalab status --json` the tests read.
 type statusJSON struct {
 	Total, Completed, Failed, Cancelled, Running, Pending, Interrupted int
-	Scheduler                                                         *struct {
+	Scheduler                                                          *struct {
 		Jobs, TasksRunning, TasksPending int
 	}
 }
