@@ -89,7 +89,9 @@ func executions(t *testing.T, log string) (map[string]int, int) {
 type statusJSON struct {
 	Total, Completed, Failed, Cancelled, Running, Pending, Interrupted int
 	Scheduler                                                          *struct {
-		Jobs, TasksRunning, TasksPending int
+		Jobs         int `json:"jobs"`
+		TasksRunning int `json:"tasks_running"`
+		TasksPending int `json:"tasks_pending"`
 	}
 }
 
