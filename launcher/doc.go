@@ -40,16 +40,21 @@
 // # On a SLURM cluster
 //
 // `metalab submit` (submit.go) plans the sweep on the login node, drops the
-// runs the store has, groups the rest into shards (package shard) and
-// renders sbatch array scripts (package templates) that run the same
-// binary, pinned in the store, as `metalab worker` (worker.go). Each array
-// task runs its shard as a worker sweep: it reads where it runs from
-// slurm.TaskEnv, stops starting runs before its time limit, and writes a
-// segment of its own. `metalab collect` (collect.go) merges the node
-// indexes and reports what is missing (--resubmit submits it again);
-// `metalab status` (status.go) adds what squeue and sacct say of the
-// submission's jobs (package slurm), and `metalab cancel` cancels them. A
-// [Submission] records each submit in the store.
+// runs the store has, groups the rest into shards (package shard, sized by
+// the durations of the runs the store has completed) and renders sbatch
+// array scripts (package templates) that run the same binary, pinned in
+// the store, as `metalab worker` (worker.go); it holds the store's lock
+// meanwhile, so that two submits, or a submit and a local run, never hand
+// out the same runs. Each array task runs its shard as a worker sweep: it
+// reads where it runs from slurm.TaskEnv, stops starting runs before its
+// time limit, and writes a segment of its own. Every job carries the
+// store's identity in its name and comment (identity.go), since job IDs
+// are recycled: `metalab status` (status.go) adds what squeue and sacct say
+// of the store's jobs (package slurm), `metalab cancel` cancels exactly
+// those, and `metalab collect` (collect.go) merges the node indexes and
+// reports what is missing (--resubmit submits it again). Both find the runs
+// left "running" by a task that has ended (reconcile.go): lost, and
+// resubmitted. A [Submission] records each submit in the store.
 //
 // # The command line
 //
