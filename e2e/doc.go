@@ -5,5 +5,6 @@
 // They skip when no cluster answers `scontrol ping`, unless
 // METALAB_TEST_SLURM=1 (set by hack/test.sh), which makes a missing cluster
 // a failure. hack/test.sh runs this package after all the others, alone,
-// because one test restarts the cluster with a small MaxArraySize.
+// because tests restart the cluster: one with a small MaxArraySize, one
+// with a clean state (job IDs from 1 again, for a recycled job ID).
 package e2e
