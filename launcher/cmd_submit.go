@@ -38,7 +38,15 @@ func (a *App) cmdSubmit() *cli.Command {
 			"MaxArraySize tasks (read from `scontrol show config`). [slurm] max_concurrent holds\n" +
 			"for the whole submission. The program is pinned into the store (bin/) and the\n" +
 			"scripts run that copy in worker mode; scripts, the shard layout and the job IDs are\n" +
-			"recorded under STORE/submissions/ID/, task logs go to STORE/logs/slurm/.\n\n" +
+			"recorded under STORE/submissions/ID/, task logs go to STORE/logs/slurm/ (one a task).\n\n" +
+			"Without [slurm] runs_per_task, tasks are sized from the durations of the runs the store\n" +
+			"has completed (5-minute tasks that fit the time limit), or one per max_concurrent slot\n" +
+			"(32 without it) when it knows none. The warning signal is USR1 a tenth of [slurm] time\n" +
+			"before the limit (5 s to 2 min). Every job carries the store's identity in its name and\n" +
+			"--comment, which status, collect and cancel check: job IDs are recycled.\n\n" +
+			"Submit holds the store's lock from its check of the queue to its last sbatch: a second\n" +
+			"submit, or a local run of the sweep, is refused meanwhile (exit 2), and so is a submit\n" +
+			"while a local run works on the store or earlier submissions still have tasks queued.\n\n" +
 			"The paths of sbatch, squeue, scontrol, scancel and sacct can be set with\n" +
 			"METALAB_SBATCH, METALAB_SQUEUE, ... (default: found in PATH).\n\n" +
 			"EXAMPLES:\n" +

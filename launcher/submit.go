@@ -58,7 +58,6 @@ type preparedSubmission struct {
 	// queue to the last sbatch, so that two submits, or a submit and a
 	// local run, never both see the same runs pending; nil for a dry run.
 	lock *store.Lock
-	cfg  slurm.Config
 
 	total   int // runs in the plan (or in Only)
 	skipped int // of them, completed in the store
@@ -144,7 +143,6 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		log.Warn().Err(err).Msg("cannot read the SLURM configuration; assuming its defaults")
 		cfg = slurm.Config{}
 	}
-	p.cfg = cfg
 	durations, err := runDurations(p.st)
 	if err != nil {
 		return err
@@ -262,6 +260,12 @@ func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob
 		path := filepath.Join(dir, sub.Arrays[k].Script)
 		if err := writeFileAtomic(path, func(w io.Writer) error { _, err := w.Write(script); return err }); err != nil {
 			return err
+		}
+		if p.lock != nil && p.lock.Err() != nil {
+			// Paused past the stale time: another submit may hold the
+			// store now, and would submit these runs too.
+			return fmt.Errorf("%w; %d of %d arrays were submitted and are recorded in %s",
+				p.lock.Err(), k, len(p.layout.Arrays), submissionDir(dir, sub.ID))
 		}
 		// The identity goes on the command line, where a custom template
 		// cannot leave it out.
