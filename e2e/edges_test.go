@@ -212,7 +212,7 @@ func TestSimultaneousSubmits(t *testing.T) {
 			switch {
 			case code == 0:
 				ok++
-			case code == 2 && strings.Contains(outs[i].String(), "is in use by metalab submit"):
+			case code == 1 && strings.Contains(outs[i].String(), "is in use by metalab submit"):
 				byLock++
 			case code == 2 && strings.Contains(outs[i].String(), "still have"):
 				byQueue++
@@ -261,8 +261,8 @@ func TestSubmitDuringLocalRun(t *testing.T) {
 	}
 	waitUntil(t, "the local run to start runs", time.Minute, func() bool { _, n := executions(t, execLog); return n >= 2 })
 	r := run(t, env, bins.metalab, "submit", exp, "--store", store)
-	if r.code != 2 || !strings.Contains(r.stderr, "is in use by metalab run of experiment") || !strings.Contains(r.stderr, "hint: a local run executes this store's runs") {
-		t.Errorf("submit during a local run: exit %d, want 2 naming the run\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "is in use by metalab run of experiment") || !strings.Contains(r.stderr, "hint: a local run executes this store's runs") {
+		t.Errorf("submit during a local run: exit %d, want 1 naming the run\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if err := local.Wait(); err != nil {
 		t.Fatalf("local run: %v\n%s", err, localOut.String())

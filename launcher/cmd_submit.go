@@ -45,8 +45,9 @@ func (a *App) cmdSubmit() *cli.Command {
 			"before the limit (5 s to 2 min). Every job carries the store's identity in its name and\n" +
 			"--comment, which status, collect and cancel check: job IDs are recycled.\n\n" +
 			"Submit holds the store's lock from its check of the queue to its last sbatch: a second\n" +
-			"submit, or a local run of the sweep, is refused meanwhile (exit 2), and so is a submit\n" +
-			"while a local run works on the store or earlier submissions still have tasks queued.\n\n" +
+			"submit, or a local run of the sweep, is refused meanwhile (exit 1), and so is a submit\n" +
+			"while a local run works on the store; one while earlier submissions still have tasks\n" +
+			"queued or running is refused with exit 2 (--force submits anyway).\n\n" +
 			"The paths of sbatch, squeue, scontrol, scancel and sacct can be set with\n" +
 			"METALAB_SBATCH, METALAB_SQUEUE, ... (default: found in PATH).\n\n" +
 			"EXAMPLES:\n" +

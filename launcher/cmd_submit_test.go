@@ -248,9 +248,9 @@ func TestRunSubmitLock(t *testing.T) {
 		hint    string
 		sbatchN int
 	}{
-		{name: "another submit", holder: store.Submit, purpose: "metalab submit of experiment \"lk\"", code: ExitUsage,
+		{name: "another submit", holder: store.Submit, purpose: "metalab submit of experiment \"lk\"", code: ExitRunsFailed,
 			hint: "submit once it has ended"},
-		{name: "a local run", holder: store.Exclusive, purpose: "metalab run of experiment \"lk\"", code: ExitUsage,
+		{name: "a local run", holder: store.Exclusive, purpose: "metalab run of experiment \"lk\"", code: ExitRunsFailed,
 			hint: "a local run executes this store's runs"},
 		{name: "workers", holder: store.Shared, purpose: "metalab worker", sbatchN: 1},
 	}

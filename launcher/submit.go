@@ -343,7 +343,8 @@ func lockForSubmit(ctx context.Context, st *store.Store, exp *Experiment, name s
 		if busy.Holders[0].Mode == store.Exclusive {
 			hint = fmt.Sprintf("a local run executes this store's runs; submit what it leaves once it has ended, or stop it (Ctrl-C) and submit: '%s submit' skips what it completed", name)
 		}
-		return nil, &exitError{code: ExitUsage, err: err, hint: hint + "; " + busy.Hint()}
+		// As a local run refused by a busy store: exit 1, not bad usage.
+		return nil, &exitError{code: ExitRunsFailed, err: err, hint: hint + "; " + busy.Hint()}
 	}
 	return lock, err
 }
