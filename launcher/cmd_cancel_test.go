@@ -38,10 +38,10 @@ func TestRunCancel(t *testing.T) {
 		// No scancel error was recorded; the words after "error:" are
 		// those of squeue and sbatch (slurm/testdata/stderr/).
 		{name: "scancel fails", scancel: `echo "scancel: error: Unable to contact slurm controller (connect failure)" >&2; exit 1`,
-			code: ExitRunsFailed, hint: "is slurmctld running?", calls: []string{"204 207"}},
+			code: ExitScheduler, hint: "is slurmctld running?", calls: []string{"204 207"}},
 		{name: "scheduler down", squeue: recorded(t, "stderr/squeue_down.txt") + " >&2; exit 1",
-			code: ExitRunsFailed, hint: "is slurmctld running?"},
-		{name: "no scancel", code: ExitRunsFailed, hint: "is SLURM installed here?"},
+			code: ExitScheduler, hint: "is slurmctld running?"},
+		{name: "no scancel", code: ExitScheduler, hint: "is SLURM installed here?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

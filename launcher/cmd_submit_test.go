@@ -67,7 +67,7 @@ func TestRunSubmit(t *testing.T) {
 		out: []string{"submitted array 3: job 103 (0-1%1)\n"},
 	}, {
 		name: "scheduler down", sbatch: recorded(t, "stderr/sbatch_down.txt") + " >&2; exit 1", sbatchN: 1,
-		code: ExitRunsFailed, hint: "is slurmctld running?",
+		code: ExitScheduler, hint: "is slurmctld running?",
 	}, {
 		name: "no time limit", opts: submitOptions{DryRun: true},
 		out: []string{"core-hours: no bound without [slurm] time (10 tasks, each up to the partition's time limit)\n",

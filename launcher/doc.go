@@ -75,6 +75,7 @@
 //	1    some runs failed, or an operation error stopped the sweep (ExitRunsFailed)
 //	2    bad usage or bad input: experiment file, params, store (ExitUsage)
 //	3    a command printed what it could read of a damaged store (ExitDamaged)
+//	4    the scheduler failed or could not be reached: sbatch, squeue, scontrol, scancel (ExitScheduler)
 //	130  interrupted by SIGINT or SIGTERM; the same command resumes (ExitInterrupted)
 //
 // # Runs are not trusted

@@ -41,6 +41,7 @@ var exitCodes = map[string][]exitCodeDoc{
 		{ExitRunsFailed, "some runs failed (their errors: 'results --status failed'), or another error"},
 		{ExitUsage, "bad usage or bad input: experiment file, params, or a store of another experiment"},
 		codeDamaged,
+		{ExitScheduler, "the scheduler failed or could not be reached (sbatch, squeue, scontrol, scancel)"},
 		codeInterrupt,
 	},
 	"run": {
@@ -60,19 +61,22 @@ var exitCodes = map[string][]exitCodeDoc{
 	},
 	"submit": {
 		{ExitOK, "submitted, or nothing left to submit; --dry-run: the plan and scripts were printed"},
-		{ExitRunsFailed, "sbatch or scontrol failed, or another process writes the store"},
+		{ExitRunsFailed, "another process writes the store"},
 		{ExitUsage, "bad usage or bad input: experiment file, [slurm] settings, a store of another experiment, jobs of earlier submissions still queued"},
+		{ExitScheduler, "sbatch, squeue or scontrol failed or could not be reached"},
 		codeInterrupt,
 	},
 	"collect": {
-		{ExitOK, "the indexes were merged (and the runs resubmitted)"},
-		{ExitRunsFailed, "the store could not be merged, or sbatch failed"},
+		{ExitOK, "the indexes were merged, and every run of the plan is completed (or was resubmitted)"},
+		{ExitRunsFailed, "runs of the plan are missing or failed, or the store could not be merged"},
 		{ExitUsage, "bad usage or bad input, or a directory that is not a store"},
+		{ExitScheduler, "squeue or sbatch failed or could not be reached"},
 	},
 	"cancel": {
 		{ExitOK, "the submissions' jobs were cancelled (or none was left)"},
-		{ExitRunsFailed, "scancel failed"},
+		{ExitRunsFailed, "the store could not be read"},
 		codeUsageStore,
+		{ExitScheduler, "squeue or scancel failed or could not be reached"},
 	},
 	"worker": {
 		{ExitOK, "the task's runs completed"},

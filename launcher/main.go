@@ -24,6 +24,7 @@ const (
 	ExitRunsFailed  = 1   // some runs failed, or an operation error stopped the sweep
 	ExitUsage       = 2   // bad usage or bad input (experiment file, params, store)
 	ExitDamaged     = 3   // a command printed what it could read of a damaged store
+	ExitScheduler   = 4   // the scheduler failed or could not be reached (sbatch, squeue, scontrol, scancel)
 	ExitInterrupted = 130 // cancelled by SIGINT or SIGTERM; the store resumes
 )
 
@@ -125,6 +126,8 @@ func (a *App) exit(err error) int {
 		code = ExitUsage
 	case errors.Is(err, context.Canceled):
 		code = ExitInterrupted
+	case errors.As(err, new(*slurm.CommandError)), errors.As(err, new(*slurm.ParseError)):
+		code = ExitScheduler
 	case errors.Is(err, ErrRunsFailed):
 		code = ExitRunsFailed
 	case isUsage(err):
