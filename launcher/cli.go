@@ -1,14 +1,12 @@
 package launcher
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -129,10 +127,7 @@ func checkStoreDir(dir string, force bool) error {
 	if err != nil {
 		return nil
 	}
-	layout, err := storeLayout()
-	if err != nil {
-		return err
-	}
+	layout := storeLayout()
 	var foreign []string
 	for _, n := range names {
 		if !layout[n] {
@@ -158,31 +153,11 @@ func checkStoreDir(dir string, force bool) error {
 }
 
 // storeLayout is the set of names that a store holds before it is bound
-// to an experiment, learnt from a store made and locked in a scratch
-// directory: the store package alone spells them.
-var storeLayout = sync.OnceValues(func() (map[string]bool, error) {
-	tmp, err := os.MkdirTemp("", "metalab-layout-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	st, err := store.Open(tmp)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	lock, err := st.Lock(context.Background(), store.LockOptions{Mode: store.Exclusive, Purpose: "learning the store layout"})
-	if err != nil {
-		return nil, err
-	}
-	names, err := os.ReadDir(tmp)
-	lock.Release()
-	if err != nil {
-		return nil, err
-	}
+// to an experiment (package store names them).
+func storeLayout() map[string]bool {
 	set := map[string]bool{}
-	for _, e := range names {
-		set[e.Name()] = true
+	for _, n := range store.LayoutNames() {
+		set[n] = true
 	}
-	return set, nil
-})
+	return set
+}

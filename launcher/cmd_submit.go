@@ -57,8 +57,8 @@ func (a *App) cmdSubmit() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR` on a filesystem the compute nodes share", Required: true},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan and the scripts; submit nothing"},
-			&cli.BoolFlag{Name: "collect", Usage: "also submit `metalab collect` to run after the arrays (afterany); also [slurm] collect = true"},
-			&cli.BoolFlag{Name: "force", Usage: "submit even if an earlier submission still has jobs queued or running"},
+			&cli.BoolFlag{Name: "collect", Usage: "also submit 'metalab collect' to run after the arrays (afterany); also [slurm] collect = true"},
+			&cli.BoolFlag{Name: "force", Usage: "submit even if an earlier submission still has jobs queued or running, or into a non-empty directory that is not a store"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -99,6 +99,9 @@ func printCost(out io.Writer, s slurm.Settings, l *shard.Layout) {
 }
 
 func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOptions, out io.Writer) error {
+	if err := checkStoreDir(opts.Store, opts.Force); err != nil {
+		return err
+	}
 	exp, err := a.experiment(opts.Target)
 	if err != nil {
 		return err

@@ -36,6 +36,22 @@ const (
 // layout lists the directories Open creates.
 var layout = []string{segmentsDir, artifactsDir, logsDir, nodesDir, submissionsDir, binDir, "tmp"}
 
+// LayoutNames are the names that a store directory holds before any sweep
+// has bound it to an experiment: the directories [Open] makes, and the
+// lock's. A directory that holds anything else is not a new store.
+func LayoutNames() []string {
+	seen := map[string]bool{locksDir: true}
+	names := []string{locksDir}
+	for _, d := range layout {
+		top, _, _ := strings.Cut(d, "/")
+		if !seen[top] {
+			seen[top] = true
+			names = append(names, top)
+		}
+	}
+	return names
+}
+
 // ManifestPath is the manifest of the store in dir: a directory is a store
 // when it holds one.
 func ManifestPath(dir string) string { return filepath.Join(dir, manifestFile) }

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +149,33 @@ func TestTestStore(t *testing.T) {
 	}
 	if err := s.Bind(Manifest{Experiment: "e", Version: "1", Spec: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLayoutNames(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lock, err := s.Lock(context.Background(), LockOptions{Mode: Exclusive, Purpose: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := LayoutNames()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("a new, locked store holds %v; LayoutNames()=%v", got, want)
 	}
 }
