@@ -93,7 +93,7 @@ func (a *App) runWorker(ctx context.Context, log zerolog.Logger, opts workerOpti
 	}
 	s, runErr := runShard(ctx, log, shardRequest{
 		Store: opts.Store, Sub: sub, Exp: exp, Array: opts.Array, Task: task, Workers: opts.Workers,
-		Env: env, Progress: a.Stderr, Name: a.Name, Started: started, Warned: warnings(),
+		Env: env, Progress: a.Stderr, JSONLog: a.jsonErrors.Load(), Name: a.Name, Started: started, Warned: warnings(),
 	})
 	switch {
 	case runErr != nil:

@@ -33,7 +33,9 @@ type Options struct {
 	// Progress is where the progress display goes; nil means os.Stderr.
 	Progress io.Writer
 	// ProgressMode is one of "auto" (a bar on a terminal, otherwise a line
-	// every ProgressInterval), "bar", "lines" or "quiet". "" means auto.
+	// every ProgressInterval), "bar", "lines", "log" (the lines as records
+	// of Logger, for a log that must be all JSON) or "quiet". "" means
+	// auto.
 	ProgressMode string
 	// ProgressInterval is the period of progress lines; 0 means 10 s.
 	ProgressInterval time.Duration
@@ -155,8 +157,11 @@ func (h *Handle) Status() Status {
 }
 
 // Result blocks until the sweep ends and returns its results, which are read
-// from the store on first use (see [Results.Err]). On cancellation it
-// returns the results so far and an error wrapping context.Canceled.
+// from the store on first use (see [Results.Err]). Runs that failed are
+// among the results, with their errors, and the error is nil: a sweep
+// whose operation failed did what it was asked. On cancellation it returns
+// the results so far and an error wrapping context.Canceled; on a store
+// error (a full disk, a lost lock), that error.
 func (h *Handle) Result() (*Results, error) {
 	<-h.done
 	return h.res, h.err

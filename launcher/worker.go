@@ -25,8 +25,10 @@ type shardRequest struct {
 	Workers int
 	// Env is where the task runs, as SLURM says.
 	Env slurm.TaskEnv
-	// Progress receives a progress line a minute.
+	// Progress receives a progress line a minute; with JSONLog, as a
+	// record of the log, so that the task's log is all JSON.
 	Progress io.Writer
+	JSONLog  bool
 	// Name is the program's name, for the store's lock.
 	Name string
 	// Started is when the task started, for the stop time.
@@ -112,12 +114,16 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 			}
 		}()
 	}
+	progress := "lines"
+	if req.JSONLog {
+		progress = "log"
+	}
 	h, err := start(ctx, req.Exp, Options{
 		Store:            req.Store,
 		Workers:          workers,
 		Logger:           &log,
 		Progress:         req.Progress,
-		ProgressMode:     "lines",
+		ProgressMode:     progress,
 		ProgressInterval: time.Minute,
 		Writer: store.WriterOptions{
 			Name: fmt.Sprintf("%s-j%s_%d-r%d", safeName(node), safeName(jobID), req.Task, env.RestartCount),
