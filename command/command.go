@@ -201,3 +201,22 @@ func (o *Op) LimitGrace(d time.Duration) {
 		o.spec.Grace = d
 	}
 }
+
+// Describe is what the operation runs, for a store to see when an
+// experiment's operation changes under the same name and version (see
+// [launcher.Describer]): the command line as written, and how it runs.
+// Neither the resolved program path nor the working directory is in it:
+// a store copied to another machine, or an experiment directory that was
+// moved, runs the same thing.
+func (o *Op) Describe() map[string]any { return describeCommand(o.spec.Argv, "per-run") }
+
+// Describe is as [Op.Describe], for the persistent mode.
+func (p *Persistent) Describe() map[string]any { return describeCommand(p.op.spec.Argv, "persistent") }
+
+func describeCommand(argv []string, mode string) map[string]any {
+	args := make([]any, len(argv))
+	for i, a := range argv {
+		args[i] = a
+	}
+	return map[string]any{"command": args, "mode": mode}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -524,4 +525,37 @@ func TestLimitGrace(t *testing.T) {
 		}
 	}
 	var _ interface{ LimitGrace(time.Duration) } = (*Persistent)(nil)
+}
+
+func TestDescribe(t *testing.T) {
+	dir := t.TempDir()
+	a, err := New(Spec{Argv: []string{"sh", "-c", "true"}, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Spec{Argv: []string{"sh", "-c", "true"}, Dir: t.TempDir(), Env: map[string]string{"X": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Spec{Argv: []string{"sh", "-c", "false"}, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPersistent(Spec{Argv: []string{"sh", "-c", "true"}, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ launcher.Describer = a
+	var _ launcher.Describer = p
+	if !reflect.DeepEqual(a.Describe(), b.Describe()) {
+		t.Errorf("same command line in another directory: %v and %v differ", a.Describe(), b.Describe())
+	}
+	for name, other := range map[string]map[string]any{"another argument": c.Describe(), "persistent": p.Describe()} {
+		if reflect.DeepEqual(a.Describe(), other) {
+			t.Errorf("%s: description %v equals %v", name, other, a.Describe())
+		}
+	}
+	if got := a.Describe()["command"]; !reflect.DeepEqual(got, []any{"sh", "-c", "true"}) {
+		t.Errorf("command = %v, want the argv as written", got)
+	}
 }

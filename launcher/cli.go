@@ -21,6 +21,12 @@ func storeFlag() cli.Flag {
 	return &cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR`", Required: true}
 }
 
+// experimentFlag picks one experiment of a store that holds several.
+func experimentFlag() cli.Flag {
+	return &cli.StringFlag{Name: "experiment", Aliases: []string{"e"},
+		Usage: "only the runs of experiment `NAME[@VERSION]` (default: every experiment of the store)"}
+}
+
 // slurmClient returns the scheduler client: the App's, or one with tool
 // paths from the environment (METALAB_SBATCH, ...).
 func (a *App) slurmClient() *slurm.Client {
@@ -127,10 +133,9 @@ func checkStoreDir(dir string, force bool) error {
 	if err != nil {
 		return nil
 	}
-	layout := storeLayout()
 	var foreign []string
 	for _, n := range names {
-		if !layout[n] {
+		if !store.OwnsName(n) {
 			foreign = append(foreign, n)
 		}
 	}
@@ -150,14 +155,4 @@ func checkStoreDir(dir string, force bool) error {
 	}
 	return usageErr("name a new or empty directory, or a store; --force runs into this one anyway",
 		"--store %s is not a metalab store, and not empty: it holds %s", dir, list)
-}
-
-// storeLayout is the set of names that a store holds before it is bound
-// to an experiment (package store names them).
-func storeLayout() map[string]bool {
-	set := map[string]bool{}
-	for _, n := range store.LayoutNames() {
-		set[n] = true
-	}
-	return set
 }

@@ -27,7 +27,7 @@ func logStore(t *testing.T, damaged bool) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Bind(store.Manifest{Experiment: "logs", Version: "1", Identity: "x"}); err != nil {
+	if err := st.Init(store.Manifest{Experiment: "logs", Version: "1", Identity: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	w, err := st.NewWriter(store.WriterOptions{Name: "w"})

@@ -11,10 +11,12 @@ import (
 )
 
 type resultsOptions struct {
-	Store  string
-	Format string
-	Output string
-	Status []string
+	Store string
+	// Experiment picks the runs of one experiment, NAME[@VERSION].
+	Experiment string
+	Format     string
+	Output     string
+	Status     []string
 	// Where are conditions NAME OP VALUE, all of which a run meets.
 	Where []string
 	// Sort is a comma-separated list of columns, -NAME descending.
@@ -29,6 +31,8 @@ func (a *App) cmdResults() *cli.Command {
 		Usage: "print or export the results of a store",
 		Description: "One row per run ID: run_id, status, replicate, seed, one column per param and per\n" +
 			"metric (a clash gets a param_/metric_ prefix), then started, ended, duration_s, error.\n" +
+			"A store holds every experiment and version run into it: with runs of more than one,\n" +
+			"experiment and version lead each row; --experiment NAME[@VERSION] picks one.\n" +
 			"csv opens in pandas as is; jsonl and json hold the full records (data, series,\n" +
 			"artifacts, logs).\n\n" +
 			"The table shows the error of each run that has one (its first line; 'logs' prints\n" +
@@ -49,11 +53,13 @@ func (a *App) cmdResults() *cli.Command {
 			"   metalab results --store runs/pi\n" +
 			"   metalab results --store runs/pi --format csv --output results.csv\n" +
 			"   metalab results --store runs/pi --status failed\n" +
+			"   metalab results --store runs/pi --experiment pi_mc@0.2\n" +
 			"   metalab results --store runs/pi --where n_samples=1000 --where 'pi_estimate>3'\n" +
 			"   metalab results --store runs/pi --sort -pi_estimate --columns run_id,n_samples,pi_estimate\n" +
 			"   METALAB_STORE=runs/pi metalab results --format json",
 		Flags: []cli.Flag{
 			storeFlag(),
+			experimentFlag(),
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table, csv, jsonl or json"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
 			&cli.StringSliceFlag{Name: "status", Usage: "only runs with this status (completed, failed, cancelled, running); repeatable"},
@@ -63,13 +69,14 @@ func (a *App) cmdResults() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			return a.runResults(resultsOptions{
-				Store:   c.String("store"),
-				Format:  c.String("format"),
-				Output:  c.String("output"),
-				Status:  c.StringSlice("status"),
-				Where:   c.StringSlice("where"),
-				Sort:    c.String("sort"),
-				Columns: c.String("columns"),
+				Store:      c.String("store"),
+				Experiment: c.String("experiment"),
+				Format:     c.String("format"),
+				Output:     c.String("output"),
+				Status:     c.StringSlice("status"),
+				Where:      c.StringSlice("where"),
+				Sort:       c.String("sort"),
+				Columns:    c.String("columns"),
 			}, a.Stdout, a.Stderr)
 		},
 	}
@@ -103,7 +110,7 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 		}
 		statuses = append(statuses, st)
 	}
-	if stream := map[string]func(*store.Store, []store.Status, io.Writer) error{
+	if stream := map[string]func(*store.Store, []store.Status, experimentFilter, io.Writer) error{
 		"csv": streamCSV, "jsonl": streamJSONL,
 	}[opts.Format]; stream != nil && q.empty() {
 		st, err := store.OpenExisting(opts.Store)
@@ -111,6 +118,10 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 			return err
 		}
 		defer st.Close()
+		only, err := storeExperiment(st, opts.Experiment, a.Name)
+		if err != nil {
+			return err
+		}
 		rep, err := st.Collect(context.Background())
 		if err != nil {
 			return err
@@ -120,7 +131,7 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 		// and the damage reported after it.
 		var damage error
 		fill := func(w io.Writer) error {
-			err := stream(st, statuses, w)
+			err := stream(st, statuses, only, w)
 			if errors.As(err, new(*store.DamageError)) {
 				damage, err = err, nil
 			}
@@ -136,7 +147,7 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 		}
 		return damageExit(a.Name, opts.Store, damage)
 	}
-	res, damage, err := a.readStoreResults(opts.Store, errOut)
+	res, damage, err := a.readStoreResults(opts.Store, opts.Experiment, errOut)
 	if err != nil {
 		return err
 	}

@@ -131,6 +131,9 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 	if err != nil {
 		return err
 	}
+	if mode != "quiet" && mode != "log" {
+		printPlanLine(a.Stderr, a.Name, "run", exp, h.plan)
+	}
 	res, runErr := h.Result()
 	s := h.Status()
 	if res != nil && !opts.NoTable && res.Len() > 0 {

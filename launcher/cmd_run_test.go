@@ -13,6 +13,7 @@ import (
 
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/seeds"
+	"github.com/metalab-hpc/metalab/store"
 )
 
 func TestRunRun(t *testing.T) {
@@ -130,11 +131,14 @@ func TestCheckStoreDir(t *testing.T) {
 	if err := os.RemoveAll(making); err != nil {
 		t.Fatal(err)
 	}
-	layout := storeLayout()
-	for name := range layout {
+	for _, name := range store.LayoutNames() {
 		if err := os.MkdirAll(filepath.Join(making, name), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Another process that makes the same store is writing its manifest.
+	if err := os.WriteFile(filepath.Join(making, ".metalab.json.tmp-123"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name  string

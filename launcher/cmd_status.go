@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 )
 
 type statusOptions struct {
-	Store    string
-	JSON     bool
-	Watch    bool
-	Interval time.Duration
+	Store string
+	// Experiment picks one experiment of the store, NAME[@VERSION].
+	Experiment string
+	JSON       bool
+	Watch      bool
+	Interval   time.Duration
 	// after waits between refreshes; nil is time.After.
 	after func(time.Duration) <-chan time.Time
 }
@@ -25,7 +28,10 @@ func (a *App) cmdStatus() *cli.Command {
 		Name:  "status",
 		Usage: "count runs by status in a store, and the SLURM tasks still queued",
 		Description: "Counts from the store first: completed, failed, cancelled, running (started, no end\n" +
-			"record yet) and pending (never started). If the store has SLURM submissions, one\n" +
+			"record yet) and pending (never started). The runs of an experiment are those of its\n" +
+			"latest plan and those the store keeps from earlier ones. A store that holds several\n" +
+			"experiments or versions gets a row of counts for each, and --experiment NAME[@VERSION]\n" +
+			"counts one (with its submissions). If the store has SLURM submissions, one\n" +
 			"squeue call for all their jobs adds the tasks still pending or running: only jobs\n" +
 			"of this user whose name and comment say they are this store's (job IDs are\n" +
 			"recycled). A run left running by a task that is no longer running, or by a local\n" +
@@ -38,16 +44,18 @@ func (a *App) cmdStatus() *cli.Command {
 			"EXAMPLES:\n" +
 			"   metalab status --store runs/pi\n" +
 			"   metalab status --store /scratch/$USER/sweep --watch\n" +
-			"   metalab status --store runs/pi --json",
+			"   metalab status --store runs/pi --json\n" +
+			"   metalab status --store runs/pi --experiment pi_mc@0.2",
 		Flags: []cli.Flag{
 			storeFlag(),
+			experimentFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object (per refresh)"},
 			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "refresh until the submitted jobs have left the queue"},
 			&cli.DurationFlag{Name: "interval", Value: 10 * time.Second, Usage: "first refresh interval of --watch (at least 10s)"},
 		},
 		Action: func(c *cli.Context) error {
 			return a.runStatus(c.Context, statusOptions{
-				Store: c.String("store"), JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
+				Store: c.String("store"), Experiment: c.String("experiment"), JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
 			}, a.Stdout)
 		},
 	}
@@ -63,7 +71,7 @@ func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) 
 	client := a.slurmClient()
 	var last storeStatus
 	for first := true; ; first = false {
-		s, err := readStatus(ctx, opts.Store, client)
+		s, err := readStatus(ctx, opts.Store, opts.Experiment, a.Name, client)
 		if err != nil {
 			return err
 		}
@@ -89,7 +97,17 @@ func printStatus(out io.Writer, name string, s storeStatus, asJSON bool) error {
 		enc := json.NewEncoder(out)
 		return enc.Encode(s)
 	}
-	fmt.Fprintf(out, "%s experiment %s (version %s) in %s\n", time.Now().Format(time.TimeOnly), s.Experiment, s.Version, s.Store)
+	if len(s.Experiments) == 0 {
+		fmt.Fprintf(out, "%s experiment %s (version %s) in %s\n", time.Now().Format(time.TimeOnly), s.Experiment, s.Version, s.Store)
+	} else {
+		fmt.Fprintf(out, "%s %d experiments in %s\n", time.Now().Format(time.TimeOnly), len(s.Experiments), s.Store)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "experiment\tversion\truns\tcompleted\tfailed\tcancelled\trunning\tpending")
+		for _, e := range s.Experiments {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", e.Experiment, e.Version, e.Total, e.Completed, e.Failed, e.Cancelled, e.Running, e.Pending)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(out, "%d runs: %d completed, %d failed, %d cancelled, %d running, %d pending\n",
 		s.Total, s.Completed, s.Failed, s.Cancelled, s.Running, s.Pending)
 	if s.Interrupted > 0 {

@@ -119,15 +119,15 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 	}
 	defer p.Close()
 	if p.todo == 0 {
-		fmt.Fprintf(out, "nothing to submit: all %d runs are already completed in %s\n", p.total, p.storeDir)
+		fmt.Fprintf(out, "nothing to submit: all %d runs are already completed in %s\n", p.state.total, p.storeDir)
+		printChange(out, p.state)
 		return nil
 	}
 	if opts.announce != "" {
 		fmt.Fprintln(out, opts.announce)
 	}
 
-	fmt.Fprintf(out, "experiment %s (version %s): %d runs, %d already completed, %d to submit\n",
-		exp.Name, exp.Version, p.total, p.skipped, p.todo)
+	printPlanLine(out, a.Name, "submit", exp, p.state)
 	fmt.Fprint(out, p.layout.Summary().String())
 	printCost(out, exp.Slurm, p.layout)
 	fmt.Fprintln(out)

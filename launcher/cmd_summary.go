@@ -9,9 +9,11 @@ import (
 )
 
 type summaryOptions struct {
-	Store   string
-	GroupBy []string
-	JSON    bool
+	Store string
+	// Experiment picks the runs of one experiment, NAME[@VERSION].
+	Experiment string
+	GroupBy    []string
+	JSON       bool
 }
 
 func (a *App) cmdSummary() *cli.Command {
@@ -25,12 +27,17 @@ func (a *App) cmdSummary() *cli.Command {
 			"keys. A group with no completed run that has a metric (all its runs failed, say)\n" +
 			"is listed after the table with what became of its runs; in JSON it is an entry\n" +
 			"whose metric is null, and every entry counts its group's runs by status (runs).\n\n" +
+			"Runs of different experiments or versions (a store holds every one run into it) are\n" +
+			"never pooled: each group is of one experiment version, named in the experiment and\n" +
+			"version columns when there is more than one. --experiment NAME[@VERSION] picks one.\n\n" +
 			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab summary --store runs/pi --group-by n_samples\n" +
-			"   metalab summary --store runs/sweep --group-by lr,batch --json",
+			"   metalab summary --store runs/sweep --group-by lr,batch --json\n" +
+			"   metalab summary --store runs/sweep --group-by lr --experiment sweep@2",
 		Flags: []cli.Flag{
 			storeFlag(),
+			experimentFlag(),
 			&cli.StringFlag{Name: "group-by", Aliases: []string{"g"}, Usage: "comma-separated `PARAMS` (default: no grouping)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
@@ -41,7 +48,8 @@ func (a *App) cmdSummary() *cli.Command {
 					groupBy = append(groupBy, g)
 				}
 			}
-			return a.runSummary(summaryOptions{Store: c.String("store"), GroupBy: groupBy, JSON: c.Bool("json")}, a.Stdout, a.Stderr)
+			return a.runSummary(summaryOptions{Store: c.String("store"), Experiment: c.String("experiment"),
+				GroupBy: groupBy, JSON: c.Bool("json")}, a.Stdout, a.Stderr)
 		},
 	}
 }
@@ -50,7 +58,7 @@ func (a *App) cmdSummary() *cli.Command {
 func (a *App) runSummary(opts summaryOptions, out, errOut io.Writer) error {
 	// Of a damaged store: a summary of what could be read, then the
 	// damage.
-	res, damage, err := a.readStoreResults(opts.Store, errOut)
+	res, damage, err := a.readStoreResults(opts.Store, opts.Experiment, errOut)
 	if err != nil {
 		return err
 	}

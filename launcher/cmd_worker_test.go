@@ -27,7 +27,7 @@ func TestRunWorkerErrors(t *testing.T) {
 		{name: "no such submission", opts: workerOptions{Submission: "nope"}, code: ExitUsage,
 			stderr: "metalab: no submission \"nope\" in store "},
 		{name: "the experiment changed", changed: true, code: ExitUsage,
-			stderr: "since submission test-sub (identity "},
+			stderr: "changed since submission test-sub: "},
 		{name: "runs failed", fail: true, code: ExitRunsFailed,
 			stderr: "metalab: 2 of 4 runs of this shard failed: some runs failed\n"},
 	}

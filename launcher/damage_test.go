@@ -20,7 +20,7 @@ import (
 func damagedStore(t *testing.T, silently bool) *store.Store {
 	t.Helper()
 	st := store.TestStore(t)
-	if err := st.Bind(store.Manifest{Experiment: "e", Version: "1", Identity: "x"}); err != nil {
+	if err := st.Init(store.Manifest{Experiment: "e", Version: "1", Identity: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	w, err := st.NewWriter(store.WriterOptions{Name: "w"})
@@ -73,8 +73,12 @@ func damagedStore(t *testing.T, silently bool) *store.Store {
 // of a damaged store, and then return the damage.
 func TestStreamDamaged(t *testing.T) {
 	for name, stream := range map[string]func(*store.Store, []store.Status, *bytes.Buffer) error{
-		"csv":   func(st *store.Store, s []store.Status, b *bytes.Buffer) error { return streamCSV(st, s, b) },
-		"jsonl": func(st *store.Store, s []store.Status, b *bytes.Buffer) error { return streamJSONL(st, s, b) },
+		"csv": func(st *store.Store, s []store.Status, b *bytes.Buffer) error {
+			return streamCSV(st, s, experimentFilter{}, b)
+		},
+		"jsonl": func(st *store.Store, s []store.Status, b *bytes.Buffer) error {
+			return streamJSONL(st, s, experimentFilter{}, b)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			st := damagedStore(t, true)

@@ -38,14 +38,14 @@ func (a *App) dryRun(ctx context.Context, exp *Experiment, opts runOptions, out 
 		}
 	}
 	where := "a new temporary directory (no --store given)"
-	var completed completedSet
+	var ps planState
 	if opts.Store != "" {
 		dir, err := filepath.Abs(opts.Store)
 		if err != nil {
 			return err
 		}
 		where = dir
-		st, scratch, err := openStoreFor(dir, plan, true)
+		st, scratch, err := openStoreFor(dir, true)
 		if err != nil {
 			return err
 		}
@@ -58,23 +58,18 @@ func (a *App) dryRun(ctx context.Context, exp *Experiment, opts runOptions, out 
 		if scratch != "" {
 			where += " (does not exist yet)"
 		}
-		if completed, err = completedRuns(ctx, st, plan, nil, false); err != nil {
+		if ps, err = readPlanState(ctx, st, plan, nil); err != nil {
 			return err
 		}
+	} else {
+		ps.todo, ps.planCounts = pendingRuns(plan, nil, nil)
 	}
-	todo, total, skipped, dups := pendingRuns(plan, nil, completed)
+	todo := ps.todo
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	name := exp.Name
-	if exp.Version != "" {
-		name += " (version " + exp.Version + ")"
-	}
-	fmt.Fprintf(out, "experiment %s: %d runs, %d already completed, %d to run\n", name, total, skipped, todo.Len())
-	if dups > 0 {
-		fmt.Fprintf(out, "the param source produced %d identical points; each runs once\n", dups)
-	}
+	printPlanLine(out, a.Name, "run", exp, ps)
 	fmt.Fprintf(out, "store: %s\n", where)
 	if todo.Len() > 0 {
 		fmt.Fprintf(out, "workers: %d\n", min(workers, todo.Len()))
@@ -96,6 +91,38 @@ func (a *App) dryRun(ctx context.Context, exp *Experiment, opts runOptions, out 
 	}
 	fmt.Fprintln(out, "dry run: nothing run")
 	return nil
+}
+
+// printPlanLine says what a plan holds and what the store has of it: the
+// same line for run, run --dry-run and submit (--dry-run), which says
+// "to submit" for "to run".
+func printPlanLine(out io.Writer, name, verb string, exp *Experiment, ps planState) {
+	fmt.Fprintf(out, "experiment %s: %d runs, %d already completed, %d to %s\n", experimentName(exp.Name, exp.Version), ps.total, ps.skipped, ps.todo.Len(), verb)
+	if ps.dups > 0 {
+		fmt.Fprintf(out, "the param source produced %d identical points; each runs once\n", ps.dups)
+	}
+	if ps.outside > 0 {
+		fmt.Fprintf(out, "the store also keeps %s of this experiment that the plan no longer has; '%s results' reports them\n",
+			nRuns(ps.outside), name)
+	}
+	printChange(out, ps)
+}
+
+// printChange warns of an operation that is not the one the store recorded
+// for the experiment.
+func printChange(out io.Writer, ps planState) {
+	if ps.change != nil {
+		fmt.Fprintf(out, "warning: %s\nhint: %s\n", ps.change, ps.change.Hint())
+	}
+}
+
+// experimentName is how messages name an experiment version: "NAME
+// (version V)", or NAME for one without a version.
+func experimentName(name, version string) string {
+	if version == "" {
+		return name
+	}
+	return name + " (version " + version + ")"
 }
 
 // formatPoint writes a param point as name=value pairs, names sorted.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,13 +16,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/store"
 )
 
 // fixedColumns lead every export; timings and the error follow the params
-// and metrics.
+// and metrics. Runs of more than one experiment version (a store holds
+// several) are led by the experiment and version of each.
 var (
-	leadColumns  = []string{"run_id", "status", "replicate", "seed"}
-	trailColumns = []string{"started", "ended", "duration_s", "error"}
+	experimentColumns = []string{"experiment", "version"}
+	leadColumns       = []string{"run_id", "status", "replicate", "seed"}
+	trailColumns      = []string{"started", "ended", "duration_s", "error"}
 )
 
 // column is one export column: a fixed field, a param or a metric.
@@ -31,10 +35,10 @@ type column struct {
 	name   string
 }
 
-// columns lists the export columns of runs: the fixed lead, one column per
-// param and per metric under its own name (a param or metric whose name
-// clashes with another column gets a "param_" or "metric_" prefix), then
-// the timings.
+// columns lists the export columns of runs: the experiment and version
+// when the runs are of several, the fixed lead, one column per param and
+// per metric under its own name (a param or metric whose name clashes with
+// another column gets a "param_" or "metric_" prefix), then the timings.
 func columns(runs []*Record) []column {
 	pset, mset := map[string]bool{}, map[string]bool{}
 	for _, r := range runs {
@@ -45,17 +49,32 @@ func columns(runs []*Record) []column {
 			mset[k] = true
 		}
 	}
-	return columnsOf(pset, mset)
+	return columnsOf(pset, mset, len(experimentsOf(runs)) > 1)
+}
+
+// experimentsOf lists the experiment versions of runs, as NAME@VERSION,
+// sorted.
+func experimentsOf(runs []*Record) []string {
+	seen := map[string]bool{}
+	for _, r := range runs {
+		seen[store.Ref(r.Experiment, r.Version)] = true
+	}
+	return sortedKeys(seen)
 }
 
 // columnsOf lists the export columns of runs with the given param and
-// metric names.
-func columnsOf(pset, mset map[string]bool) []column {
+// metric names, of several experiment versions or one.
+func columnsOf(pset, mset map[string]bool, several bool) []column {
 	fixed := map[string]bool{}
-	for _, c := range append(append([]string{}, leadColumns...), trailColumns...) {
+	for _, c := range slices.Concat(experimentColumns, leadColumns, trailColumns) {
 		fixed[c] = true
 	}
 	var cols []column
+	if several {
+		for _, c := range experimentColumns {
+			cols = append(cols, column{header: c, kind: 'f', name: c})
+		}
+	}
 	for _, c := range leadColumns {
 		cols = append(cols, column{header: c, kind: 'f', name: c})
 	}
@@ -106,6 +125,10 @@ func cell(r *Record, c column) string {
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	switch c.name {
+	case "experiment":
+		return r.Experiment
+	case "version":
+		return r.Version
 	case "run_id":
 		return r.RunID
 	case "status":
@@ -252,7 +275,10 @@ func tableColumns(runs []*Record) []column {
 	}
 	var cols []column
 	for _, c := range columns(runs) {
-		if c.kind == 'f' && c.name != "run_id" && c.name != "status" && c.name != "replicate" && (c.name != "error" || !failed) {
+		switch {
+		case c.kind != 'f', c.name == "experiment", c.name == "version", c.name == "run_id", c.name == "status", c.name == "replicate":
+		case c.name == "error" && failed:
+		default:
 			continue
 		}
 		cols = append(cols, c)

@@ -55,7 +55,7 @@ func storeIDOf(t *testing.T, dir string) string {
 func recordRecordedSubmission(t *testing.T, dir, target string) *Submission {
 	t.Helper()
 	sub := &Submission{
-		ID: recordedSub, Target: target, Created: time.Date(2026, 11, 27, 0, 0, 0, 0, time.Local),
+		ID: recordedSub, Target: target, Experiment: target, Version: "1", Created: time.Date(2026, 11, 27, 0, 0, 0, 0, time.Local),
 		JobName: "idrec", CollectName: "idrec-collect", Arrays: []ArrayJob{{JobID: "204"}}, Collect: "207",
 	}
 	testRecordSubmission(t, dir, sub)

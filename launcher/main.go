@@ -113,7 +113,6 @@ func (a *App) exit(err error) int {
 		return ExitOK
 	}
 	var ee *exitError
-	var ie *store.IdentityError
 	code := ExitRunsFailed
 	switch {
 	case errors.Is(err, errDone):
@@ -122,7 +121,7 @@ func (a *App) exit(err error) int {
 		return ExitRunsFailed
 	case errors.As(err, &ee):
 		code = ee.code
-	case errors.As(err, &ie), errors.Is(err, ErrInvalidExperiment), errors.Is(err, store.ErrNotStore):
+	case errors.Is(err, ErrInvalidExperiment), errors.Is(err, store.ErrNotStore):
 		code = ExitUsage
 	case errors.Is(err, context.Canceled):
 		code = ExitInterrupted

@@ -3,6 +3,7 @@ package launcher
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -96,6 +97,37 @@ func planSize(points, replicates int) (int, bool) {
 
 // Manifest is the store manifest that records this plan's identity.
 func (p *Plan) Manifest() store.Manifest { return p.manifest }
+
+// experimentInfo is what a store keeps of the plan's experiment: its name,
+// version and operation, and the plan, of which the store has outside runs
+// of the experiment that it does not hold.
+func (p *Plan) experimentInfo(outside int) (store.ExperimentInfo, error) {
+	op, err := operationJSON(p.exp.Operation)
+	if err != nil {
+		return store.ExperimentInfo{}, err
+	}
+	return store.ExperimentInfo{
+		Name: p.exp.Name, Version: p.exp.Version, Operation: op,
+		Plan: store.PlanInfo{Identity: p.manifest.Identity, Spec: p.manifest.Spec, Runs: p.Len(), Outside: outside},
+	}, nil
+}
+
+// operationJSON is the canonical JSON of what op runs (see [Describer]), or
+// nil when metalab cannot see it.
+func operationJSON(op Operation) (json.RawMessage, error) {
+	d, ok := op.(Describer)
+	if !ok {
+		return nil, nil
+	}
+	b, err := params.Canonical(d.Describe())
+	if err != nil {
+		return nil, fmt.Errorf("%w: the operation's description: %w", ErrInvalidExperiment, err)
+	}
+	return b, nil
+}
+
+// ref is the experiment as commands name it, NAME@VERSION.
+func (p *Plan) ref() string { return store.Ref(p.exp.Name, p.exp.Version) }
 
 // ContextFingerprint is the hash of the experiment context in every run ID.
 func (p *Plan) ContextFingerprint() string { return p.ctxFP }

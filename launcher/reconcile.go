@@ -21,6 +21,8 @@ import (
 // lostRun is a run the store has as running whose writer is gone.
 type lostRun struct {
 	RunID string
+	// Experiment and Version are the run's (a store holds several).
+	Experiment, Version string
 	// Writer names it for people: "job 12_3" or "host node1 pid 4242".
 	Writer string
 }
@@ -55,11 +57,11 @@ func lostRuns(st *store.Store, jobs []ownedJob, queueKnown bool) ([]lostRun, err
 		case r.SlurmArrayJobID != "" && r.SlurmTaskID != "":
 			task := r.SlurmArrayJobID + "_" + r.SlurmTaskID
 			if queueKnown && !live[task] {
-				lost = append(lost, lostRun{RunID: r.RunID, Writer: "job " + task})
+				lost = append(lost, lostRun{RunID: r.RunID, Experiment: r.Experiment, Version: r.Version, Writer: "job " + task})
 			}
 		case r.SlurmJobID != "":
 			if queueKnown && !live[r.SlurmJobID] {
-				lost = append(lost, lostRun{RunID: r.RunID, Writer: "job " + r.SlurmJobID})
+				lost = append(lost, lostRun{RunID: r.RunID, Experiment: r.Experiment, Version: r.Version, Writer: "job " + r.SlurmJobID})
 			}
 		default:
 			if !holdersRead {
@@ -70,7 +72,7 @@ func lostRuns(st *store.Store, jobs []ownedJob, queueKnown bool) ([]lostRun, err
 				holdersRead = true
 			}
 			if !slices.ContainsFunc(holders, func(h store.LockHolder) bool { return h.Runs(r.Host, r.PID) }) {
-				lost = append(lost, lostRun{RunID: r.RunID, Writer: fmt.Sprintf("host %s pid %d", r.Host, r.PID)})
+				lost = append(lost, lostRun{RunID: r.RunID, Experiment: r.Experiment, Version: r.Version, Writer: fmt.Sprintf("host %s pid %d", r.Host, r.PID)})
 			}
 		}
 		return nil

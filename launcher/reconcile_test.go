@@ -32,7 +32,7 @@ func storeWithRunning(t *testing.T, writers ...string) (dir string, ids []string
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Bind(plan.Manifest()); err != nil {
+	if err := st.Init(plan.Manifest()); err != nil {
 		t.Fatal(err)
 	}
 	w, err := st.NewWriter(store.WriterOptions{})

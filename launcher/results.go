@@ -46,13 +46,23 @@ type lazyRuns struct {
 // lazyResults are the results of the store at dir, read on first use. Of a
 // damaged store they are the runs that could be read, and Err says what
 // could not, with the hint of [damageExit].
-func lazyResults(dir string) *Results {
+//
+// A store holds several experiments (see docs/store.md): the results are
+// those of experiment name at version, the runs of the sweep's plan and
+// any the store keeps from earlier plans of it.
+func lazyResults(dir, name, version string) *Results {
 	return &Results{dir: dir, lazy: &lazyRuns{load: func() ([]*Record, error) {
 		res, err := LoadResults(dir)
 		if res == nil {
 			return nil, err
 		}
-		return res.runs, damageExit(progName(), dir, err)
+		runs := res.runs[:0]
+		for _, r := range res.runs {
+			if r.Experiment == name && r.Version == version {
+				runs = append(runs, r)
+			}
+		}
+		return runs, damageExit(progName(), dir, err)
 	}}}
 }
 
@@ -112,20 +122,28 @@ func loadResults(ctx context.Context, st *store.Store) (*Results, store.CollectR
 }
 
 // readStoreResults is what results and summary read: the results of the
-// store in dir, with a warning on errOut of runs a repair lost. damage is
-// a *store.DamageError when some records could not be read (the results
-// hold the rest); err is any other failure, and then res is nil.
-func (a *App) readStoreResults(dir string, errOut io.Writer) (res *Results, damage, err error) {
+// store in dir, of the experiment that spec names (--experiment; "": all),
+// with a warning on errOut of runs a repair lost. damage is a
+// *store.DamageError when some records could not be read (the results hold
+// the rest); err is any other failure, and then res is nil.
+func (a *App) readStoreResults(dir, spec string, errOut io.Writer) (res *Results, damage, err error) {
 	st, err := store.OpenExisting(dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer st.Close()
+	only, err := storeExperiment(st, spec, a.Name)
+	if err != nil {
+		return nil, nil, err
+	}
 	res, rep, err := loadResults(context.Background(), st)
-	st.Close()
 	if res == nil {
 		return nil, nil, err
 	}
 	warnLost(errOut, a.Name, dir, rep.Lost)
+	if only.set {
+		res = res.Filter(only.match)
+	}
 	return res, err, nil
 }
 
@@ -173,11 +191,18 @@ func nRuns(n int) string {
 	return fmt.Sprintf("%d runs", n)
 }
 
-// sortRuns orders runs as a plan does for grids: by params (numbers
-// numerically, other values by their canonical encoding), then replicate.
+// sortRuns orders runs by experiment and version, then as a plan does for
+// grids: by params (numbers numerically, other values by their canonical
+// encoding), then replicate.
 func sortRuns(runs []*Record) {
 	sort.SliceStable(runs, func(i, j int) bool {
 		a, b := runs[i], runs[j]
+		if a.Experiment != b.Experiment {
+			return a.Experiment < b.Experiment
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
 		if c := comparePoints(a.Params, b.Params); c != 0 {
 			return c < 0
 		}

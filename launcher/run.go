@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,9 @@ func (s Status) String() string {
 type Handle struct {
 	total, skipped int
 	queued         int
+	// plan is what the store had of the plan when the sweep started, its
+	// counts only (for the plan line of 'metalab run').
+	plan planState
 	// late counts the runs found completed by another writer just before
 	// they were to start (see executor.recheck): skipped, not pending.
 	late      atomic.Int64
@@ -157,7 +161,10 @@ func (h *Handle) Status() Status {
 }
 
 // Result blocks until the sweep ends and returns its results, which are read
-// from the store on first use (see [Results.Err]). Runs that failed are
+// from the store on first use (see [Results.Err]): the runs of the sweep's
+// experiment and version, those of its plan and any the store keeps from
+// earlier plans of it (values removed since); the store's other
+// experiments are not among them ([LoadResults] reads them all). Runs that failed are
 // among the results, with their errors, and the error is nil: a sweep
 // whose operation failed did what it was asked. On cancellation it returns
 // the results so far and an error wrapping context.Canceled; on a store
@@ -178,7 +185,8 @@ func (h *Handle) Cancel() { h.cancel() }
 func (h *Handle) StoreDir() string { return h.storeDir }
 
 // Run starts exp and returns at once. It expands the plan, opens the store
-// (refusing one of another experiment), skips runs the store already has as
+// (refusing one that holds exp's name and version with another operation,
+// see [Describer]), skips runs the store already has as
 // completed, and executes the rest in parallel. Errors in the experiment or
 // the store are returned here; run failures are in the results.
 func Run(ctx context.Context, exp Experiment, opts ...Option) (*Handle, error) {
@@ -243,20 +251,39 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		st.Close()
 		return nil, err
 	}
-	if err := st.Bind(plan.Manifest()); err != nil {
-		return fail(err)
-	}
 	var candidates []int
 	if o.Select != nil {
 		if candidates, err = o.Select(plan); err != nil {
 			return fail(err)
 		}
 	}
-	completed, err := completedRuns(ctx, st, plan, candidates, o.worker)
-	if err != nil {
-		return fail(err)
+	var ps planState
+	if o.worker {
+		// A worker runs its submission's plan, which the store recorded
+		// when it was submitted; it asks the indexes about its own runs.
+		completed, err := completedRuns(st, plan, candidates)
+		if err != nil {
+			return fail(err)
+		}
+		ps.todo, ps.planCounts = pendingRuns(plan, candidates, completed)
+	} else {
+		if ps, err = readPlanState(ctx, st, plan, candidates); err != nil {
+			return fail(err)
+		}
+		info, err := plan.experimentInfo(ps.outside)
+		if err != nil {
+			return fail(err)
+		}
+		change, err := st.AddExperiment(info)
+		if err != nil {
+			return fail(err)
+		}
+		if change != nil {
+			log.Warn().Str(fieldHint, change.Hint()).Msg(change.String())
+		}
+		ps.change = nil // logged here; the plan line does not repeat it
 	}
-	todo, total, skipped, dups := pendingRuns(plan, candidates, completed)
+	todo, total, skipped, dups := ps.todo, ps.total, ps.skipped, ps.dups
 	// The plan's grid encoding served the dedup pass; the runs need At.
 	plan.dropIDs()
 	if dups > 0 {
@@ -272,6 +299,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		total:    total,
 		skipped:  skipped,
 		queued:   todo.Len(),
+		plan:     planState{todo: runList{len: todo.Len()}, planCounts: ps.planCounts, outside: ps.outside},
 		storeDir: st.Dir(),
 		cancel:   func() { cancel(nil) },
 		done:     make(chan struct{}),
@@ -322,7 +350,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 		if !o.worker {
 			// Read on first use: a caller that only wants the counts
 			// (Status) does not pay for reading every record.
-			res = lazyResults(st.Dir())
+			res = lazyResults(st.Dir(), exp.Name, exp.Version)
 		}
 		if cerr := st.Close(); cerr != nil && runErr == nil {
 			runErr = cerr
@@ -380,59 +408,124 @@ func lockStore(ctx context.Context, st *store.Store, exp *Experiment, o Options,
 	return lock, nil
 }
 
-// completedRuns tells which runs the store has as completed. A local sweep
-// merges the store's indexes first; a SLURM worker asks the indexes about
-// its own runs only.
-func completedRuns(ctx context.Context, st *store.Store, plan *Plan, candidates []int, worker bool) (completedSet, error) {
-	done := make(map[runKey]struct{})
-	if !worker {
-		if _, err := st.Collect(ctx); err != nil {
-			return nil, err
+// planState is what a store has of a plan: the runs to run, and the
+// counts of the plan line.
+type planState struct {
+	todo runList
+	planCounts
+	// outside counts the runs of the plan's experiment that the store has
+	// and the plan does not (values removed since an earlier plan): the
+	// store keeps them, and results report them.
+	outside int
+	// change is set when the store has the experiment with another
+	// operation.
+	change *store.OperationChange
+}
+
+// planCounts counts a plan's runs: total (each run ID once), skipped
+// (completed in the store), dups (points that repeat another's run ID) and
+// recorded (with any record in the store).
+type planCounts struct {
+	total, skipped, dups, recorded int
+}
+
+// readPlanState merges the store's indexes and works out what the store has
+// of plan, or of its runs at candidates (nil: all).
+func readPlanState(ctx context.Context, st *store.Store, plan *Plan, candidates []int) (planState, error) {
+	if _, err := st.Collect(ctx); err != nil {
+		return planState{}, err
+	}
+	have := make(runSet)
+	err := st.RunIDs(func(id []byte, s store.Status) {
+		if k, ok := keyOf(string(id)); ok {
+			have[k] = s == store.StatusCompleted
 		}
-		err := st.CompletedIDs(func(id []byte) {
-			if k, ok := keyOf(string(id)); ok {
-				done[k] = struct{}{}
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		ids := make([]string, len(candidates))
-		for k, i := range candidates {
-			ids[k] = plan.At(i).ID
-		}
-		among, err := st.CompletedAmong(ids)
-		if err != nil {
-			return nil, err
-		}
-		for id := range among {
-			if k, ok := keyOf(id); ok {
-				done[k] = struct{}{}
-			}
+	})
+	if err != nil {
+		return planState{}, err
+	}
+	var ps planState
+	ps.todo, ps.planCounts = pendingRuns(plan, candidates, have)
+	recorded := ps.recorded
+	if candidates != nil {
+		// A selection (collect --resubmit): the plan is still the
+		// whole one.
+		_, all := pendingRuns(plan, nil, have)
+		recorded = all.recorded
+	}
+	n, err := experimentRuns(st, plan, len(have))
+	if err != nil {
+		return planState{}, err
+	}
+	ps.outside = max(n-recorded, 0)
+	info, err := plan.experimentInfo(0)
+	if err != nil {
+		return planState{}, err
+	}
+	if ps.change, err = st.CheckExperiment(info); err != nil {
+		return planState{}, err
+	}
+	return ps, nil
+}
+
+// experimentRuns is how many runs of plan's experiment the store has, of
+// all runs of any experiment. A store that holds no other experiment
+// needs no reading of records.
+func experimentRuns(st *store.Store, plan *Plan, all int) (int, error) {
+	exps, err := st.Experiments()
+	if err != nil {
+		return 0, err
+	}
+	if !slices.ContainsFunc(exps, func(e store.ExperimentInfo) bool { return e.Ref() != plan.ref() }) {
+		return all, nil
+	}
+	counts, err := st.CountByExperiment()
+	if err != nil && !errors.As(err, new(*store.DamageError)) {
+		return 0, err
+	}
+	if c := counts[plan.ref()]; c != nil {
+		return c.Runs(), nil
+	}
+	return 0, nil
+}
+
+// completedRuns tells a SLURM worker which of its runs (the plan's at
+// candidates) the store's indexes have as completed, without merging them:
+// a thousand tasks would each rewrite the store index.
+func completedRuns(st *store.Store, plan *Plan, candidates []int) (runSet, error) {
+	ids := make([]string, len(candidates))
+	for k, i := range candidates {
+		ids[k] = plan.At(i).ID
+	}
+	among, err := st.CompletedAmong(ids)
+	if err != nil {
+		return nil, err
+	}
+	done := make(runSet, len(among))
+	for id := range among {
+		if k, ok := keyOf(id); ok {
+			done[k] = true
 		}
 	}
 	return done, nil
 }
 
-// completedSet holds the run IDs the store has as completed.
-type completedSet map[runKey]struct{}
-
-func (c completedSet) has(k runKey) bool { _, ok := c[k]; return ok }
+// runSet holds run IDs the store has: true for those completed.
+type runSet map[runKey]bool
 
 // pendingRuns lists the plan indexes to execute: those of candidates (all of
 // the plan when nil) that are not completed in the store, each run ID once.
-func pendingRuns(plan *Plan, candidates []int, completed completedSet) (todo runList, total, skipped, dups int) {
+func pendingRuns(plan *Plan, candidates []int, have runSet) (todo runList, c planCounts) {
 	n := plan.Len()
 	if candidates != nil {
 		n = len(candidates)
 	}
 	// A validated grid has no two equal points, so its run IDs need no
 	// dedup; a million-entry set of them cost a third of planning. Into a
-	// store with nothing completed, it runs whole, and no ID is needed.
+	// store that has no run, it runs whole, and no ID is needed.
 	_, grid := plan.src.(params.Grid)
-	if grid && candidates == nil && len(completed) == 0 {
-		return runList{n: n, len: n}, n, 0, 0
+	if grid && candidates == nil && len(have) == 0 {
+		return runList{n: n, len: n}, planCounts{total: n}
 	}
 	var seen map[runKey]struct{}
 	if !grid || candidates != nil {
@@ -451,15 +544,19 @@ func pendingRuns(plan *Plan, candidates []int, completed completedSet) (todo run
 		id, buf = plan.key(i, buf)
 		if seen != nil {
 			if _, dup := seen[id]; dup {
-				dups++
+				c.dups++
 				todo.skipIndex(i)
 				continue
 			}
 			seen[id] = struct{}{}
 		}
-		total++
-		if completed.has(id) {
-			skipped++
+		c.total++
+		done, known := have[id]
+		if known {
+			c.recorded++
+		}
+		if done {
+			c.skipped++
 			todo.skipIndex(i)
 			continue
 		}
@@ -468,7 +565,7 @@ func pendingRuns(plan *Plan, candidates []int, completed completedSet) (todo run
 		}
 		todo.len++
 	}
-	return todo, total, skipped, dups
+	return todo, c
 }
 
 // runList is the plan indexes a sweep executes, in order: those of a

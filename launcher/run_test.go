@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -338,20 +339,165 @@ func TestCancelThenResume(t *testing.T) {
 	close(started)
 }
 
-func TestStoreOfAnotherExperimentIsRefused(t *testing.T) {
+// describedOp is an operation that says what it runs, as command
+// operations do, so that the store sees when it changes.
+type describedOp struct {
+	Operation
+	what string
+}
+
+func (d describedOp) Describe() map[string]any {
+	return map[string]any{"command": d.what, "mode": "test"}
+}
+
+// TestSweepGrows grows one store step by step, as a researcher does: each
+// step runs exactly the runs the store lacks, and every record of the
+// earlier steps stays in the results.
+func TestSweepGrows(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := runSweep(t, piExperiment(), WithStore(dir)); err != nil {
+	var executed atomic.Int64
+	op := Op(func(p params.Point, c capture.Capture) {
+		executed.Add(1)
+		c.Metric("y", float64(p.Int("x")))
+	})
+	grid := func(xs ...any) params.Source { return params.Grid{"x": xs} }
+	steps := []struct {
+		name    string
+		edit    func(e *Experiment)
+		plan    int // runs of the experiment version after it (Handle.Result)
+		run     int // runs executed by the step
+		records int // runs in the store after it
+		exps    int // experiment versions in the store after it
+	}{
+		{"first sweep", func(e *Experiment) {}, 4, 4, 4, 1},
+		{"a grid value added", func(e *Experiment) { e.Params = grid(1, 2, 3) }, 6, 2, 6, 1},
+		{"replicates raised", func(e *Experiment) { e.Seeds = seeds.New(7, 3) }, 9, 3, 9, 1},
+		{"the same again", func(e *Experiment) {}, 9, 0, 9, 1},
+		{"a value removed", func(e *Experiment) { e.Params = grid(1, 3) }, 9, 0, 9, 1},
+		{"the context changed", func(e *Experiment) { e.Context = map[string]any{"data": "v2"} }, 15, 6, 15, 1},
+		{"cases", func(e *Experiment) { e.Params = params.Cases{{"x": 1}, {"x": 2}} }, 18, 3, 18, 1},
+		{"a case added", func(e *Experiment) { e.Params = params.Cases{{"x": 1}, {"x": 2}, {"x": 5}} }, 21, 3, 21, 1},
+		{"random trials", func(e *Experiment) {
+			e.Params = params.Random{Trials: 2, Seed: 1, Space: map[string]params.Dist{"x": params.RandInt(100, 1000)}}
+		}, 27, 6, 27, 1},
+		{"random trials raised", func(e *Experiment) {
+			e.Params = params.Random{Trials: 5, Seed: 1, Space: map[string]params.Dist{"x": params.RandInt(100, 1000)}}
+		}, 36, 9, 36, 1},
+		{"a bumped version", func(e *Experiment) { e.Version = "2" }, 15, 15, 51, 2},
+		{"another experiment", func(e *Experiment) { e.Name = "other" }, 15, 15, 66, 3},
+	}
+	exp := Experiment{Name: "grow", Version: "1", Seeds: seeds.New(7, 2), Params: grid(1, 2),
+		Operation: describedOp{op, "v1"}}
+	for _, step := range steps {
+		step.edit(&exp)
+		executed.Store(0)
+		_, res, err := runSweep(t, exp, WithStore(dir))
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := int(executed.Load()); got != step.run {
+			t.Errorf("%s: %d runs executed, want %d", step.name, got, step.run)
+		}
+		if got := res.Len(); got != step.plan {
+			t.Errorf("%s: Handle.Result holds %d runs, want the experiment version's %d", step.name, got, step.plan)
+		}
+		all, err := LoadResults(dir)
+		if err != nil {
+			t.Fatalf("%s: LoadResults: %v", step.name, err)
+		}
+		if got := all.Len(); got != step.records {
+			t.Errorf("%s: the store holds %d runs, want %d", step.name, got, step.records)
+		}
+		if got := len(all.Experiments()); got != step.exps {
+			t.Errorf("%s: the store holds experiments %v, want %d", step.name, all.Experiments(), step.exps)
+		}
+		if got := all.WithStatus(store.StatusCompleted).Len(); got != step.records {
+			t.Errorf("%s: %d runs completed, want all %d", step.name, got, step.records)
+		}
+	}
+	all, err := LoadResults(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	other := piExperiment()
-	other.Version = "0.2"
-	_, err := Run(context.Background(), other, append(quiet(), WithStore(dir))...)
-	var ie *store.IdentityError
-	if !errors.As(err, &ie) {
-		t.Fatalf("Run into another experiment's store: %v, want *store.IdentityError", err)
+	for ref, want := range map[string]int{"grow": 51, "grow@1": 36, "grow@2": 15, "other": 15, "other@2": 15, "nope": 0} {
+		if got := all.OfExperiment(ref).Len(); got != want {
+			t.Errorf("OfExperiment(%q).Len() = %d, want %d", ref, got, want)
+		}
 	}
-	if !strings.Contains(err.Error(), `"0.2"`) || !strings.Contains(err.Error(), `"0.1"`) {
-		t.Errorf("error does not name both versions: %v", err)
+	var csv strings.Builder
+	if err := all.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if head, _, _ := strings.Cut(csv.String(), "\n"); !strings.HasPrefix(head, "experiment,version,run_id,") {
+		t.Errorf("CSV of several experiments starts %q, want experiment and version first", head)
+	}
+	csv.Reset()
+	if err := all.OfExperiment("other").WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if head, _, _ := strings.Cut(csv.String(), "\n"); !strings.HasPrefix(head, "run_id,") {
+		t.Errorf("CSV of one experiment starts %q, want no experiment column", head)
+	}
+}
+
+// TestChangedOperationIsReported: the same name and version with another
+// operation, which metalab sees, runs only what the store lacks, as
+// always, and warns once, saying what differs and what to do; a new
+// version runs everything with the new operation, beside the old runs.
+func TestChangedOperationIsReported(t *testing.T) {
+	dir := t.TempDir()
+	var executed atomic.Int64
+	exp := sweepExp("op", 3)
+	inner := exp.Operation
+	counting := OperationFunc(func(ctx context.Context, rt *Runtime) error {
+		executed.Add(1)
+		return inner.Execute(ctx, rt)
+	})
+	exp.Operation = describedOp{counting, "python3 a.py"}
+	if _, _, err := runSweep(t, exp, WithStore(dir)); err != nil {
+		t.Fatal(err)
+	}
+	warnings := func(exp Experiment) string {
+		t.Helper()
+		var log bytes.Buffer
+		h, err := Run(context.Background(), exp, WithStore(dir), WithLogger(zerolog.New(&log).Level(zerolog.WarnLevel)),
+			WithProgress("quiet", io.Discard))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Result(); err != nil {
+			t.Fatal(err)
+		}
+		return log.String()
+	}
+	executed.Store(0)
+	exp.Operation = describedOp{counting, "python3 b.py"}
+	log := warnings(exp)
+	for _, want := range []string{`the operation of experiment \"op\" version \"1\" changed since store`,
+		`command was \"python3 a.py\", is \"python3 b.py\" now`, `new version`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log %q lacks %q", log, want)
+		}
+	}
+	if n := executed.Load(); n != 0 {
+		t.Errorf("%d runs executed again; the store had them all", n)
+	}
+	if log := warnings(exp); log != "" {
+		t.Errorf("the same operation again logged %q; want the change reported once", log)
+	}
+	exp.Version = "2"
+	if _, _, err := runSweep(t, exp, WithStore(dir)); err != nil {
+		t.Fatalf("the new operation as version 2: %v", err)
+	}
+	if n := executed.Load(); n != 6 {
+		t.Errorf("version 2 executed %d runs, want 6", n)
+	}
+	all, err := LoadResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all.Len(); got != 12 {
+		t.Errorf("store holds %d runs, want 12 (6 of each version)", got)
 	}
 }
 

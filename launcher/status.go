@@ -2,9 +2,10 @@ package launcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/metalab-hpc/metalab/slurm"
@@ -33,6 +34,24 @@ type storeStatus struct {
 	Interrupted int              `json:"interrupted,omitempty"`
 	Writers     string           `json:"interrupted_writers,omitempty"`
 	Scheduler   *schedulerStatus `json:"scheduler,omitempty"`
+	// Experiments counts the runs of each experiment version, when the
+	// store holds more than one (and --experiment picks more than one);
+	// the counts above are their sums, and Experiment and Version empty.
+	Experiments []experimentStatus `json:"experiments,omitempty"`
+}
+
+// experimentStatus counts the runs of one experiment version. Total is the
+// runs of its latest plan and those the store keeps from earlier ones;
+// Pending are those of the plan without a record.
+type experimentStatus struct {
+	Experiment string `json:"experiment"`
+	Version    string `json:"version"`
+	Total      int    `json:"total"`
+	Completed  int    `json:"completed"`
+	Failed     int    `json:"failed"`
+	Cancelled  int    `json:"cancelled"`
+	Running    int    `json:"running"`
+	Pending    int    `json:"pending"`
 }
 
 // schedulerStatus counts the array tasks of the store's submissions that the
@@ -56,23 +75,33 @@ type accountingStatus struct {
 	Error   string         `json:"error,omitempty"`
 }
 
-// readStatus is what the store says of its sweep, with the runs it has as
-// running whose writer is gone counted as pending, and at most one squeue
-// call (or, once no job is left in the queue, one sacct call) of its
-// submissions' jobs.
-func readStatus(ctx context.Context, dir string, client *slurm.Client) (storeStatus, error) {
+// readStatus is what the store says of its sweeps (of the experiment that
+// spec names, --experiment; "": all), with the runs it has as running whose writer is gone
+// counted as pending, and at most one squeue call (or, once no job is left
+// in the queue, one sacct call) of its submissions' jobs.
+func readStatus(ctx context.Context, dir, spec, prog string, client *slurm.Client) (storeStatus, error) {
 	st, err := store.OpenExisting(dir)
 	if err != nil {
 		return storeStatus{}, err
 	}
 	defer st.Close()
-	s, m, err := readStoreStatus(ctx, st)
+	only, err := storeExperiment(st, spec, prog)
+	if err != nil {
+		return storeStatus{}, err
+	}
+	s, m, err := readStoreStatus(ctx, st, only)
 	if err != nil {
 		return s, err
 	}
-	subs, err := listSubmissions(dir)
+	all, err := listSubmissions(dir)
 	if err != nil {
 		return s, err
+	}
+	var subs []*Submission
+	for _, sub := range all {
+		if only.picks(sub.Experiment, sub.Version) {
+			subs = append(subs, sub)
+		}
 	}
 	var jobs []ownedJob
 	queueKnown := true
@@ -93,32 +122,41 @@ func readStatus(ctx context.Context, dir string, client *slurm.Client) (storeSta
 		}
 	}
 	if s.Running > 0 {
-		lost, err := lostRuns(st, jobs, queueKnown)
+		all, err := lostRuns(st, jobs, queueKnown)
 		if err != nil {
 			return s, err
+		}
+		var lost []lostRun
+		for _, l := range all {
+			if only.picks(l.Experiment, l.Version) {
+				lost = append(lost, l)
+			}
 		}
 		s.Interrupted, s.Writers = len(lost), writers(lost, 5)
 		s.Running -= len(lost)
 		s.Pending += len(lost)
+		for _, l := range lost {
+			for i := range s.Experiments {
+				if e := &s.Experiments[i]; e.Experiment == l.Experiment && e.Version == l.Version {
+					e.Running--
+					e.Pending++
+				}
+			}
+		}
 	}
 	return s, nil
 }
 
-// readStoreStatus counts the store's runs by the status of their records.
-func readStoreStatus(ctx context.Context, st *store.Store) (storeStatus, *store.Manifest, error) {
+// readStoreStatus counts the store's runs by the status of their records,
+// of the experiments that only picks: in a store of one experiment, from
+// the counts of the store index; in one of several, by reading the
+// experiment of every run's record.
+func readStoreStatus(ctx context.Context, st *store.Store, only experimentFilter) (storeStatus, *store.Manifest, error) {
 	var s storeStatus
 	s.Store = st.Dir()
 	m, err := st.Manifest()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return s, nil, err
-	}
-	if m != nil {
-		s.Experiment, s.Version = m.Experiment, m.Version
-		var spec struct {
-			Runs int `json:"runs"`
-		}
-		_ = json.Unmarshal(m.Spec, &spec)
-		s.Total = spec.Runs
 	}
 	// Collect counts the runs by status in SQL; a Collect that finds
 	// nothing new reuses the counts of the last one.
@@ -126,14 +164,82 @@ func readStoreStatus(ctx context.Context, st *store.Store) (storeStatus, *store.
 	if err != nil {
 		return s, m, err
 	}
-	s.Completed, s.Failed, s.Cancelled, s.Running = rep.Completed, rep.Failed, rep.Cancelled, rep.Running
 	s.Lost = rep.Lost
-	known := s.Completed + s.Failed + s.Cancelled + s.Running
-	if s.Total < known {
-		s.Total = known
+	exps, err := st.Experiments()
+	if err != nil {
+		return s, m, err
 	}
-	s.Pending = s.Total - known
+	if len(exps) <= 1 {
+		if len(exps) == 1 {
+			e := exps[0]
+			s.Experiment, s.Version, s.Total = e.Name, e.Version, e.Plan.Runs+e.Plan.Outside
+		}
+		s.Completed, s.Failed, s.Cancelled, s.Running = rep.Completed, rep.Failed, rep.Cancelled, rep.Running
+		known := s.Completed + s.Failed + s.Cancelled + s.Running
+		s.Total = max(s.Total, known)
+		s.Pending = s.Total - known
+		return s, m, nil
+	}
+	counts, err := st.CountByExperiment()
+	if err != nil && !errors.As(err, new(*store.DamageError)) {
+		return s, m, err
+	}
+	var rows []experimentStatus
+	for _, e := range exps {
+		c := counts[e.Ref()]
+		delete(counts, e.Ref())
+		if c == nil {
+			c = &store.Counts{}
+		}
+		rows = append(rows, experimentRow(e.Name, e.Version, e.Plan.Runs+e.Plan.Outside, c))
+	}
+	// Runs of an experiment the store has no record of: none that this
+	// metalab wrote, but counted rather than lost.
+	for _, ref := range sortedKeys(boolKeys(countsKeys(counts))) {
+		name, version, _ := cutLast(ref, "@")
+		rows = append(rows, experimentRow(name, version, 0, counts[ref]))
+	}
+	for _, r := range rows {
+		if !only.picks(r.Experiment, r.Version) {
+			continue
+		}
+		s.Experiments = append(s.Experiments, r)
+		s.Total += r.Total
+		s.Completed += r.Completed
+		s.Failed += r.Failed
+		s.Cancelled += r.Cancelled
+		s.Running += r.Running
+		s.Pending += r.Pending
+	}
+	if len(s.Experiments) == 1 {
+		s.Experiment, s.Version = s.Experiments[0].Experiment, s.Experiments[0].Version
+		s.Experiments = nil
+	}
 	return s, m, nil
+}
+
+func experimentRow(name, version string, planned int, c *store.Counts) experimentStatus {
+	r := experimentStatus{Experiment: name, Version: version,
+		Completed: c.Completed, Failed: c.Failed, Cancelled: c.Cancelled, Running: c.Running}
+	r.Total = max(planned, c.Runs())
+	r.Pending = r.Total - c.Runs()
+	return r
+}
+
+func countsKeys(m map[string]*store.Counts) map[string]int {
+	out := make(map[string]int, len(m))
+	for k := range m {
+		out[k] = 0
+	}
+	return out
+}
+
+// cutLast cuts s around the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // schedulerCounts counts the store's jobs in the queue and their tasks.
@@ -189,16 +295,8 @@ func accountingState(ctx context.Context, client *slurm.Client, subs []*Submissi
 	return acc
 }
 
-func statusEqual(a, b storeStatus) bool {
-	if (a.Scheduler == nil) != (b.Scheduler == nil) {
-		return false
-	}
-	if a.Scheduler != nil && *a.Scheduler != *b.Scheduler {
-		return false
-	}
-	a.Scheduler, b.Scheduler = nil, nil
-	return a == b
-}
+// statusEqual compares two statuses by value.
+func statusEqual(a, b storeStatus) bool { return reflect.DeepEqual(a, b) }
 
 // nextRefresh is how long status --watch waits after a refresh: base while
 // the status changes, half as long again as the last wait while it does

@@ -17,7 +17,7 @@ import (
 // [Results].
 
 // streamCSV writes the CSV export of st's runs (those with one of statuses,
-// or all) in two passes: the first finds the columns, reading only the
+// or all, of the experiments only picks) in two passes: the first finds the columns, reading only the
 // status, param names and metric names of each record
 // ([store.ScanRecordKeys]); the second decodes the records and writes the
 // rows. The columns and cells are those of [Results.WriteCSV]: both write
@@ -25,21 +25,23 @@ import (
 //
 // Of a damaged store it writes every record it can read, and then returns
 // the [*store.DamageError] of the second pass.
-func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
+func streamCSV(st *store.Store, statuses []store.Status, only experimentFilter, w io.Writer) error {
 	sn, err := st.Snapshot()
 	if err != nil {
 		return err
 	}
 	pset, mset := map[string]bool{}, map[string]bool{}
+	exps := map[string]bool{}
 	err = sn.Lines(func(line []byte) error {
 		k, err := store.ScanRecordKeys(line)
 		if err != nil {
 			// A damaged line; the second pass skips and reports it.
 			return nil
 		}
-		if !hasStatus(statuses, k.Status) {
+		if !hasStatus(statuses, k.Status) || !only.matchKeys(k) {
 			return nil
 		}
+		exps[store.Ref(k.Experiment, k.Version)] = true
 		for _, p := range k.Params {
 			pset[p] = true
 		}
@@ -52,12 +54,12 @@ func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	cw, err := newCSVExport(bw, columnsOf(pset, mset))
+	cw, err := newCSVExport(bw, columnsOf(pset, mset, len(exps) > 1))
 	if err != nil {
 		return err
 	}
 	damage := sn.Records(func(run *store.Record) error {
-		if !hasStatus(statuses, run.Status) {
+		if !hasStatus(statuses, run.Status) || !only.match(run) {
 			return nil
 		}
 		return cw.write(run)
@@ -77,12 +79,12 @@ func streamCSV(st *store.Store, statuses []store.Status, w io.Writer) error {
 // streamJSONL writes each run's full record as one JSON object a line, as
 // [Results.WriteJSONL] does. Of a damaged store it writes every record it
 // can read, and then returns the [*store.DamageError].
-func streamJSONL(st *store.Store, statuses []store.Status, w io.Writer) error {
+func streamJSONL(st *store.Store, statuses []store.Status, only experimentFilter, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	damage := st.Records(func(run *store.Record) error {
-		if !hasStatus(statuses, run.Status) {
+		if !hasStatus(statuses, run.Status) || !only.match(run) {
 			return nil
 		}
 		return enc.Encode(run)

@@ -20,7 +20,7 @@ import (
 // names with escapes, missing and null metrics, lists, failed runs.
 func streamStore(t *testing.T) *store.Store {
 	st := store.TestStore(t)
-	if err := st.Bind(store.Manifest{Experiment: "e", Version: "1", Identity: "x", Spec: json.RawMessage(`{}`)}); err != nil {
+	if err := st.Init(store.Manifest{Experiment: "e", Version: "1", Identity: "x", Spec: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	w, err := st.NewWriter(store.WriterOptions{Name: "w"})
@@ -70,7 +70,7 @@ func TestStreamedExportsMatchResults(t *testing.T) {
 		for _, f := range []struct {
 			name   string
 			write  func(*Results, io.Writer) error
-			stream func(*store.Store, []store.Status, io.Writer) error
+			stream func(*store.Store, []store.Status, experimentFilter, io.Writer) error
 		}{
 			{"csv", (*Results).WriteCSV, streamCSV},
 			{"jsonl", (*Results).WriteJSONL, streamJSONL},
@@ -79,7 +79,7 @@ func TestStreamedExportsMatchResults(t *testing.T) {
 			if err := f.write(res, &want); err != nil {
 				t.Fatal(err)
 			}
-			if err := f.stream(st, statuses, &got); err != nil {
+			if err := f.stream(st, statuses, experimentFilter{}, &got); err != nil {
 				t.Fatal(err)
 			}
 			if g, w := sortedLines(got.String(), f.name == "csv"), sortedLines(want.String(), f.name == "csv"); g != w {

@@ -26,7 +26,15 @@ type Submission struct {
 	Created    time.Time `json:"created"`
 	Experiment string    `json:"experiment"`
 	Version    string    `json:"version"`
-	Identity   string    `json:"identity"`
+	// Identity is the plan's (see [Plan.Manifest]); Plan is its canonical
+	// document, from which a worker rebuilds the plan as it was submitted
+	// (its params and seeds), however the experiment has grown since; and
+	// Operation what the operation ran (see [Describer]), which a worker
+	// checks. A submission made by a metalab before this has neither: its
+	// workers need the experiment unchanged.
+	Identity  string          `json:"identity"`
+	Plan      json.RawMessage `json:"plan,omitempty"`
+	Operation json.RawMessage `json:"operation,omitempty"`
 	// Target is what the workers load: the experiment file's absolute path,
 	// or the name of a Go experiment compiled into Binary.
 	Target string `json:"target"`

@@ -59,9 +59,11 @@ type preparedSubmission struct {
 	// local run, never both see the same runs pending; nil for a dry run.
 	lock *store.Lock
 
-	total   int // runs in the plan (or in Only)
-	skipped int // of them, completed in the store
-	todo    int // to submit; 0: nothing to submit, and nothing below is set
+	// state is what the store has of the plan (of Only): its runs, those
+	// completed and those to submit; with none to submit, nothing below is
+	// set.
+	state planState
+	todo  int
 
 	layout *shard.Layout
 	sub    *Submission
@@ -98,7 +100,7 @@ func prepareSubmission(ctx context.Context, log zerolog.Logger, client *slurm.Cl
 	if err != nil {
 		return nil, err
 	}
-	st, scratch, err := openStoreFor(storeDir, plan, req.DryRun)
+	st, scratch, err := openStoreFor(storeDir, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -119,18 +121,17 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		}
 		p.lock = lock
 		if !p.req.Force {
-			if err := refuseActive(ctx, p.client, p.st, p.req.Name); err != nil {
+			if err := refuseActive(ctx, p.client, p.st, exp, p.req.Name); err != nil {
 				return err
 			}
 		}
 	}
-	completed, err := completedRuns(ctx, p.st, p.plan, nil, false)
-	if err != nil {
+	var err error
+	if p.state, err = readPlanState(ctx, p.st, p.plan, p.req.Only); err != nil {
 		return err
 	}
-	pending, total, skipped, _ := pendingRuns(p.plan, p.req.Only, completed)
-	todo := pending.slice()
-	p.total, p.skipped, p.todo = total, skipped, len(todo)
+	todo := p.state.todo.slice()
+	p.todo = len(todo)
 	if len(todo) == 0 {
 		return nil
 	}
@@ -164,10 +165,15 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		return inputErr(err, "set [slurm] runs_per_task higher")
 	}
 
+	op, err := operationJSON(exp.Operation)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	p.sub = &Submission{
 		ID: newSubmissionID(now), Created: now.UTC(),
 		Experiment: exp.Name, Version: exp.Version, Identity: p.plan.Manifest().Identity,
+		Plan: p.plan.Manifest().Spec, Operation: op,
 		Target: p.req.Target, Runs: p.layout.Runs(), RunsPerTask: p.layout.RunsPerTask, Settings: exp.Slurm,
 		JobName: templates.JobName(exp.Name), KillWait: int(cfg.KillWait / time.Second),
 	}
@@ -218,15 +224,19 @@ func (p *preparedSubmission) Close() error {
 	return err
 }
 
-// submit binds the store to the experiment, records the submission (its
+// submit records the experiment and its plan in the store, the submission (its
 // layout, then the submission with each job ID as sbatch gives it), submits
 // the arrays in order, and the collect job if asked; onJob hears of each
 // job submitted. Of a submission that fails half-way, the record keeps the
 // job IDs of the arrays submitted.
 func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob)) error {
 	exp, sub, dir := p.req.Exp, p.sub, p.storeDir
-	if err := p.st.Bind(p.plan.Manifest()); err != nil {
+	info, err := p.plan.experimentInfo(p.state.outside)
+	if err != nil {
 		return err
+	}
+	if _, err := p.st.AddExperiment(info); err != nil {
+		return err // a change of operation: the plan line said it
 	}
 	m, err := p.st.Manifest()
 	if err != nil {
@@ -298,11 +308,10 @@ func (p *preparedSubmission) submit(ctx context.Context, onJob func(submittedJob
 	return nil
 }
 
-// openStoreFor opens the store for a plan, refusing one of another
-// experiment. A dry run creates nothing: of a store that does not exist
-// yet, it opens an empty one in a scratch directory, which the caller
-// removes.
-func openStoreFor(dir string, plan *Plan, dryRun bool) (st *store.Store, scratch string, err error) {
+// openStoreFor opens the store for a plan. A dry run creates nothing: of
+// a store that does not exist yet, it opens an empty one in a scratch
+// directory, which the caller removes.
+func openStoreFor(dir string, dryRun bool) (st *store.Store, scratch string, err error) {
 	if dryRun && !fileExists(store.ManifestPath(dir)) {
 		scratch, err := os.MkdirTemp("", "metalab-dry-run-")
 		if err != nil {
@@ -318,13 +327,6 @@ func openStoreFor(dir string, plan *Plan, dryRun bool) (st *store.Store, scratch
 	st, err = store.Open(dir)
 	if err != nil {
 		return nil, "", err
-	}
-	if m, err := st.Manifest(); err == nil && m != nil && m.Identity != plan.Manifest().Identity {
-		// Bind reports the mismatch with both identities.
-		if err := st.Bind(plan.Manifest()); err != nil {
-			st.Close()
-			return nil, "", err
-		}
 	}
 	return st, "", nil
 }
@@ -349,15 +351,25 @@ func lockForSubmit(ctx context.Context, st *store.Store, exp *Experiment, name s
 	return lock, err
 }
 
-// refuseActive refuses to submit while earlier submissions still have jobs
-// in the queue: their runs are not completed yet and would be submitted
-// twice. One squeue call covers all of them, and only jobs provably the
-// store's count (see identity.go).
-func refuseActive(ctx context.Context, client *slurm.Client, st *store.Store, name string) error {
+// refuseActive refuses to submit while earlier submissions of the same
+// experiment version still have jobs in the queue: their runs are not
+// completed yet and would be submitted twice. Those of other experiments
+// and versions have other runs. One squeue call covers all of them, and
+// only jobs provably the store's count (see identity.go).
+func refuseActive(ctx context.Context, client *slurm.Client, st *store.Store, exp *Experiment, name string) error {
 	storeDir := st.Dir()
-	subs, err := listSubmissions(storeDir)
-	if err != nil || len(subs) == 0 {
+	all, err := listSubmissions(storeDir)
+	if err != nil {
 		return err
+	}
+	var subs []*Submission
+	for _, s := range all {
+		if s.Experiment == exp.Name && s.Version == exp.Version {
+			subs = append(subs, s)
+		}
+	}
+	if len(subs) == 0 {
+		return nil
 	}
 	m, err := st.Manifest()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,13 +20,17 @@ import (
 // GroupStat of its own, with no Metric and N 0, so that it is not missing
 // from the summary: its Runs say what became of them.
 type GroupStat struct {
-	Group  params.Point `json:"group"`
-	Metric string       `json:"metric"` // "" (null in JSON): the group has no values
-	N      int          `json:"n"`
-	Mean   float64      `json:"mean"`
-	Std    float64      `json:"std"`     // sample standard deviation (n-1)
-	CILow  float64      `json:"ci_low"`  // 95% confidence interval of the mean,
-	CIHigh float64      `json:"ci_high"` // Student's t with n-1 degrees of freedom
+	// Experiment and Version are the group's experiment version when the
+	// results hold several: runs of two are never pooled. Empty otherwise.
+	Experiment string       `json:"experiment,omitempty"`
+	Version    string       `json:"version,omitempty"`
+	Group      params.Point `json:"group"`
+	Metric     string       `json:"metric"` // "" (null in JSON): the group has no values
+	N          int          `json:"n"`
+	Mean       float64      `json:"mean"`
+	Std        float64      `json:"std"`     // sample standard deviation (n-1)
+	CILow      float64      `json:"ci_low"`  // 95% confidence interval of the mean,
+	CIHigh     float64      `json:"ci_high"` // Student's t with n-1 degrees of freedom
 	// Runs counts the group's runs by status, the failed ones included.
 	Runs map[store.Status]int `json:"runs"`
 }
@@ -34,11 +39,17 @@ type GroupStat struct {
 // metric, the count, mean, standard deviation and 95% confidence interval
 // of the mean over the completed runs. Null metric values are left out. A
 // group none of whose runs completed with a metric is listed too, with an
-// empty Metric (see [GroupStat]).
+// empty Metric (see [GroupStat]). Runs of several experiment versions are
+// grouped by experiment and version first.
 func (r *Results) Summary(groupBy ...string) []GroupStat {
 	type key struct{ group, metric string }
+	type groupOf struct {
+		point            params.Point
+		experiment, vers string
+	}
+	several := len(r.Experiments()) > 1
 	values := map[key][]float64{}
-	groups := map[string]params.Point{}
+	groups := map[string]groupOf{}
 	counts := map[string]map[store.Status]int{}
 	for _, run := range r.list() {
 		g := params.Point{}
@@ -48,7 +59,13 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 			}
 		}
 		gk, _ := params.Canonical(g)
-		groups[string(gk)] = g
+		of := groupOf{point: g}
+		if several {
+			of.experiment, of.vers = run.Experiment, run.Version
+			ek, _ := params.Canonical([]any{run.Experiment, run.Version})
+			gk = append(ek, gk...)
+		}
+		groups[string(gk)] = of
 		if counts[string(gk)] == nil {
 			counts[string(gk)] = map[store.Status]int{}
 		}
@@ -67,7 +84,8 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 	var out []GroupStat
 	summarised := map[string]bool{}
 	for k, vs := range values {
-		s := GroupStat{Group: groups[k.group], Metric: k.metric, N: len(vs), Runs: counts[k.group]}
+		g := groups[k.group]
+		s := GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Metric: k.metric, N: len(vs), Runs: counts[k.group]}
 		s.Mean, s.Std = meanStd(vs)
 		half := math.NaN()
 		if s.N > 1 {
@@ -80,10 +98,14 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 	for gk, g := range groups {
 		if !summarised[gk] {
 			nan := math.NaN()
-			out = append(out, GroupStat{Group: g, Runs: counts[gk], Mean: nan, Std: nan, CILow: nan, CIHigh: nan})
+			out = append(out, GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Runs: counts[gk],
+				Mean: nan, Std: nan, CILow: nan, CIHigh: nan})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
+		if a, b := out[i], out[j]; a.Experiment != b.Experiment || a.Version != b.Version {
+			return a.Experiment < b.Experiment || a.Experiment == b.Experiment && a.Version < b.Version
+		}
 		if c := comparePoints(out[i].Group, out[j].Group); c != 0 {
 			return c < 0
 		}
@@ -129,11 +151,16 @@ func tQuantile975(df int) float64 {
 }
 
 // WriteSummary writes stats as an aligned table, its columns named as the
-// JSON keys are. The groups without values follow it, each with what
-// became of its runs.
+// JSON keys are, led by the experiment and version of stats of several. The
+// groups without values follow it, each with what became of its runs.
 func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	head := append(append([]string{}, groupBy...), "metric", "n", "mean", "std", "ci_low", "ci_high")
+	several := slices.ContainsFunc(stats, func(s GroupStat) bool { return s.Experiment != "" })
+	var head []string
+	if several {
+		head = append(head, experimentColumns...)
+	}
+	head = append(append(head, groupBy...), "metric", "n", "mean", "std", "ci_low", "ci_high")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	var empty []GroupStat
 	for _, s := range stats {
@@ -142,6 +169,9 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 			continue
 		}
 		var row []string
+		if several {
+			row = append(row, s.Experiment, s.Version)
+		}
 		for _, g := range groupBy {
 			row = append(row, formatValue(s.Group[g]))
 		}
@@ -161,6 +191,9 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 	fmt.Fprintf(w, "\nno completed run with a metric in %s:\n", groups)
 	for _, s := range empty {
 		var name []string
+		if several {
+			name = append(name, store.Ref(s.Experiment, s.Version))
+		}
 		for _, g := range groupBy {
 			name = append(name, g+"="+formatValue(s.Group[g]))
 		}
@@ -206,18 +239,23 @@ func (s GroupStat) MarshalJSON() ([]byte, error) {
 		}
 		return &v
 	}
-	var metric *string
+	var metric, version *string
 	if s.Metric != "" {
 		metric = &s.Metric
 	}
+	if s.Experiment != "" {
+		version = &s.Version // "" too: the experiment's version
+	}
 	return json.Marshal(struct {
-		Group  params.Point         `json:"group"`
-		Metric *string              `json:"metric"`
-		N      int                  `json:"n"`
-		Mean   *float64             `json:"mean"`
-		Std    *float64             `json:"std"`
-		CILow  *float64             `json:"ci_low"`
-		CIHigh *float64             `json:"ci_high"`
-		Runs   map[store.Status]int `json:"runs"`
-	}{s.Group, metric, s.N, num(s.Mean), num(s.Std), num(s.CILow), num(s.CIHigh), s.Runs})
+		Experiment string               `json:"experiment,omitempty"`
+		Version    *string              `json:"version,omitempty"`
+		Group      params.Point         `json:"group"`
+		Metric     *string              `json:"metric"`
+		N          int                  `json:"n"`
+		Mean       *float64             `json:"mean"`
+		Std        *float64             `json:"std"`
+		CILow      *float64             `json:"ci_low"`
+		CIHigh     *float64             `json:"ci_high"`
+		Runs       map[store.Status]int `json:"runs"`
+	}{s.Experiment, version, s.Group, metric, s.N, num(s.Mean), num(s.Std), num(s.CILow), num(s.CIHigh), s.Runs})
 }

@@ -1,13 +1,19 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/seeds"
 	"github.com/metalab-hpc/metalab/slurm"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -58,21 +64,17 @@ func workerGrace(killWait time.Duration) time.Duration {
 }
 
 // runShard runs the shard of an array task, skipping the runs the store has
-// as completed, waits for it and logs how it went. The experiment must still be the one
-// submitted. Its segment is named after the node, the job, the task and
-// the restart, so that a requeued task writes a new one. It stops starting
-// runs a margin before the task's time limit.
+// as completed, waits for it and logs how it went. It runs the plan that was
+// submitted (see [submittedPlan]). Its segment is named after the node, the
+// job, the task and the restart, so that a requeued task writes a new one.
+// It stops starting runs a margin before the task's time limit.
 func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status, error) {
 	started, sub, env := req.Started, req.Sub, req.Env
-	plan, err := NewPlan(req.Exp)
+	plan, err := submittedPlan(log, req.Exp, sub, req.Name, req.Store)
 	if err != nil {
 		return Status{}, err
 	}
-	if plan.Manifest().Identity != sub.Identity {
-		return Status{}, inputErr(fmt.Errorf("experiment %s changed since submission %s (identity %.12s, submitted %.12s)",
-			sub.Target, sub.ID, plan.Manifest().Identity, sub.Identity),
-			"submit the changed experiment into a new store")
-	}
+	req.Exp = plan.exp
 	layout, err := loadLayout(req.Store, sub.ID)
 	if err != nil {
 		return Status{}, err
@@ -147,6 +149,100 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 		Int(fieldRuns, s.Total).Int(fieldCompleted, s.Completed).Int(fieldFailed, s.Failed).
 		Int(fieldCancelled, s.Cancelled).Int(fieldSkipped, s.Skipped).Int(fieldNotStarted, s.Pending).Msg("shard done")
 	return s, err
+}
+
+// submittedPlan is the plan that the workers of sub run: the experiment as
+// it is now (its operation, context, timeout, limits), with the params and
+// seeds of the plan the submission recorded. The experiment may have grown
+// since (values, cases, replicates or trials added, which a later submit
+// submits): the plan indexes of the submission's layout are still the runs
+// it submitted, each with the run ID it had. What would make other runs of
+// them is refused, the shard's runs left pending: another name or version
+// (another experiment) and another context (it enters every run ID).
+// Another operation is logged as a warning, as a local sweep does (see
+// [store.OperationChange]): the runs run the operation as it is now.
+//
+// A submission made by a metalab before submissions recorded their plan,
+// or of a param source of the program's own that cannot be rebuilt from
+// its spec, needs the experiment as it was.
+func submittedPlan(log zerolog.Logger, exp *Experiment, sub *Submission, name, storeDir string) (*Plan, error) {
+	hint := fmt.Sprintf("the runs of this task stay pending; '%s collect --resubmit --store %s' submits them as the experiment is now", name, storeDir)
+	changed := func(what string) error {
+		return inputErr(fmt.Errorf("experiment %s changed since submission %s: %s", sub.Target, sub.ID, what), hint)
+	}
+	var spec struct {
+		Experiment string          `json:"experiment"`
+		Version    string          `json:"version"`
+		Context    string          `json:"context"`
+		Params     json.RawMessage `json:"params"`
+		Seeds      seeds.Plan      `json:"seeds"`
+	}
+	var src params.Source
+	if len(sub.Plan) > 0 {
+		if err := json.Unmarshal(sub.Plan, &spec); err != nil {
+			return nil, fmt.Errorf("submission %s: its plan: %w", sub.ID, err)
+		}
+		src, _ = params.SourceFromSpec(spec.Params)
+	}
+	if src == nil {
+		plan, err := NewPlan(exp)
+		if err != nil {
+			return nil, err
+		}
+		if plan.Manifest().Identity != sub.Identity {
+			return nil, changed(fmt.Sprintf("its plan has identity %.12s, the submitted one %.12s", plan.Manifest().Identity, sub.Identity))
+		}
+		return plan, nil
+	}
+	var diffs []string
+	if exp.Name != spec.Experiment {
+		diffs = append(diffs, fmt.Sprintf("name was %q, is %q now", spec.Experiment, exp.Name))
+	}
+	if exp.Version != spec.Version {
+		diffs = append(diffs, fmt.Sprintf("version was %q, is %q now", spec.Version, exp.Version))
+	}
+	op, err := operationJSON(exp.Operation)
+	if err != nil {
+		return nil, err
+	}
+	if len(op) > 0 && len(sub.Operation) > 0 && !sameJSON(op, sub.Operation) {
+		was, _ := params.Canonical(decodeJSON(sub.Operation))
+		log.Warn().Str(fieldSubmission, sub.ID).Msgf("the operation changed since the submission: it was %s, is %s now; this task runs it as it is now", was, op)
+	}
+	if len(diffs) > 0 {
+		return nil, changed(strings.Join(diffs, "; "))
+	}
+	submitted := *exp
+	submitted.Params, submitted.Seeds = src, spec.Seeds
+	plan, err := NewPlan(&submitted)
+	if err != nil {
+		return nil, err
+	}
+	if plan.ContextFingerprint() != spec.Context {
+		return nil, changed(fmt.Sprintf("its context (values or the content of its files) has fingerprint %.12s, the submitted one %.12s",
+			plan.ContextFingerprint(), spec.Context))
+	}
+	if plan.Manifest().Identity != sub.Identity {
+		return nil, fmt.Errorf("submission %s: the plan rebuilt from its record has identity %.12s, not the submitted %.12s",
+			sub.ID, plan.Manifest().Identity, sub.Identity)
+	}
+	return plan, nil
+}
+
+// sameJSON compares two JSON documents by value: the submission's record
+// keeps them indented, and with HTML characters escaped.
+func sameJSON(a, b []byte) bool {
+	return reflect.DeepEqual(decodeJSON(a), decodeJSON(b))
+}
+
+func decodeJSON(b []byte) any {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return string(b)
+	}
+	return v
 }
 
 // workerLockWait is how long a worker waits for a local sweep that holds the

@@ -91,11 +91,12 @@ func testSubmission(t *testing.T, exp Experiment) (dir string, sub *Submission, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Bind(plan.Manifest()); err != nil {
+	if err := st.Init(plan.Manifest()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
-	sub = &Submission{ID: "test-sub", Target: exp.Name, Identity: plan.Manifest().Identity, Created: time.Now()}
+	sub = &Submission{ID: "test-sub", Target: exp.Name, Experiment: exp.Name, Version: exp.Version,
+		Identity: plan.Manifest().Identity, Plan: plan.Manifest().Spec, Created: time.Now()}
 	os.MkdirAll(submissionDir(dir, sub.ID), 0o755)
 	if err := saveLayout(dir, sub.ID, layout); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	err = s.Bind(store.Manifest{Experiment: "sweep", Version: "1", Spec: json.RawMessage(`{"lr":[0.1,0.01]}`)})
+	err = s.Init(store.Manifest{Experiment: "sweep", Version: "1", Spec: json.RawMessage(`{"lr":[0.1,0.01]}`)})
 	if err != nil {
 		log.Fatal(err)
 	}

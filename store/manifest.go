@@ -18,41 +18,30 @@ import (
 // FormatVersion is the store layout version this code reads and writes.
 const FormatVersion = 1
 
-// Manifest records a store's experiment identity (metalab.json).
+// Manifest is a store's manifest (metalab.json): written once, when the
+// store is made, and never changed after. It names the store ([StoreID])
+// and records the experiment and plan of the first sweep run or submitted
+// into it; what the store holds since is in its experiments (see
+// [Store.Experiments]). A metalab before stores held several experiments
+// bound the store to this plan alone, and refuses any other, so that one
+// still reads a store grown since as it did.
 type Manifest struct {
 	Format     int             `json:"format"`
 	Experiment string          `json:"experiment"`
 	Version    string          `json:"version"`
 	Identity   string          `json:"identity"` // hex SHA-256 of Spec
-	Spec       json.RawMessage `json:"spec"`     // canonical identity document
+	Spec       json.RawMessage `json:"spec"`     // canonical plan document
 	Created    time.Time       `json:"created"`
 }
 
 // StoreID names this store among all stores, for the jobs it submits to a
-// scheduler: 12 hex digits of a hash of its experiment identity and the
+// scheduler: 12 hex digits of a hash of its first plan's identity and the
 // moment its manifest was created. Two stores of one experiment differ in
-// it; a copy of a store keeps it, and so does a store that is moved.
+// it; a copy of a store keeps it, and so does a store that is moved or
+// grows, as the manifest never changes.
 func (m *Manifest) StoreID() string {
 	sum := sha256.Sum256([]byte(m.Identity + "\n" + m.Created.UTC().Format(time.RFC3339Nano)))
 	return hex.EncodeToString(sum[:6])
-}
-
-// IdentityError is returned by [Store.Bind] when the store belongs to another
-// experiment identity.
-type IdentityError struct {
-	Dir        string
-	Have, Want Manifest
-}
-
-func (e *IdentityError) Error() string {
-	return fmt.Sprintf("store %s belongs to experiment %q version %q (identity %s), not to experiment %q version %q (identity %s)",
-		e.Dir, e.Have.Experiment, e.Have.Version, shortID(e.Have.Identity),
-		e.Want.Experiment, e.Want.Version, shortID(e.Want.Identity))
-}
-
-// Hint is what the user can do about it.
-func (e *IdentityError) Hint() string {
-	return "use another --store directory, or the same experiment definition"
 }
 
 func shortID(id string) string {
@@ -94,7 +83,7 @@ func (e *FormatError) Hint() string {
 	return fmt.Sprintf("metalab never writes a format below 1, so the manifest was edited or damaged; if this metalab wrote the store, set \"format\": %d", FormatVersion)
 }
 
-// Manifest reads the store's manifest. A store that has none yet (no [Store.Bind]
+// Manifest reads the store's manifest. A store that has none yet (no [Store.Init]
 // so far) gives an error that wraps [fs.ErrNotExist].
 func (s *Store) Manifest() (*Manifest, error) {
 	b, err := os.ReadFile(s.path(manifestFile))
@@ -121,16 +110,16 @@ func (s *Store) Manifest() (*Manifest, error) {
 	return &m, nil
 }
 
-// Bind ties the store to the experiment identity of m. The first Bind writes
-// the manifest; later ones succeed when m has the same identity and return an
-// [*IdentityError] otherwise. Bind fills in m's Format, its Identity when
-// empty (the hex SHA-256 of Spec, which must be JSON and is kept compacted),
-// and Created when zero.
+// Init makes the directory a store: the first Init writes the manifest m,
+// and later ones leave the manifest that is there as it is (it never
+// changes, see [Manifest]). Init fills in m's Format, its Identity when
+// empty (the hex SHA-256 of Spec, which must be JSON and is kept
+// compacted), and Created when zero.
 //
-// Processes on different nodes may Bind the same store at once: the manifest
-// appears whole and only once (by link, or by rename where the filesystem has
-// no hard links), and every process checks the manifest that won.
-func (s *Store) Bind(m Manifest) error {
+// Processes on different nodes may Init the same store at once: the
+// manifest appears whole and only once (by link, or by rename where the
+// filesystem has no hard links).
+func (s *Store) Init(m Manifest) error {
 	m.Format = FormatVersion
 	// The manifest keeps Spec compacted (encoding/json compacts raw JSON
 	// anyway), and the identity is the hash of what it keeps.
@@ -149,26 +138,21 @@ func (s *Store) Bind(m Manifest) error {
 	if m.Created.IsZero() {
 		m.Created = time.Now().UTC()
 	}
-	have, err := s.Manifest()
+	_, err := s.Manifest()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := s.createManifest(&m); err != nil {
 			return err
 		}
-		have, err = s.Manifest()
+		_, err = s.Manifest()
 	}
-	if err != nil {
-		return err
-	}
-	if have.Identity != m.Identity {
-		return &IdentityError{Dir: s.dir, Have: *have, Want: m}
-	}
-	return nil
+	return err
 }
 
 // createManifest writes m to a temporary file, fsyncs it and links it to
 // its final name, which fails if another process got there first (that
 // manifest then wins). Where hard links are not supported it renames
-// instead, and the caller's re-read detects a race lost to another identity.
+// instead, and the last one wins; the store's lock keeps sweeps and
+// submits, which make stores, from racing there.
 func (s *Store) createManifest(m *Manifest) error {
 	// Not indented, and without HTML escapes: either would change the bytes
 	// of Spec, which the identity hashes.
@@ -180,7 +164,7 @@ func (s *Store) createManifest(m *Manifest) error {
 	}
 	b := buf.Bytes()
 	final := s.path(manifestFile)
-	tmp, err := writeTemp(filepath.Dir(final), "."+manifestFile+".tmp-*", b)
+	tmp, err := writeTemp(filepath.Dir(final), manifestTempPrefix+"*", b)
 	if err != nil {
 		return fmt.Errorf("store: writing manifest: %w", err)
 	}

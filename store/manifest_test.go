@@ -14,15 +14,15 @@ import (
 	"time"
 )
 
-func TestBind(t *testing.T) {
+func TestInit(t *testing.T) {
 	s := TestStore(t)
 	if _, err := s.Manifest(); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("Manifest() before Bind: %v, want fs.ErrNotExist", err)
+		t.Fatalf("Manifest() before Init: %v, want fs.ErrNotExist", err)
 	}
 	spec := json.RawMessage(`{"name":"sweep","params":{"lr":[0.1,0.01]}}`)
 	m := Manifest{Experiment: "sweep", Version: "1", Spec: spec}
-	if err := s.Bind(m); err != nil {
-		t.Fatalf("first Bind: %v", err)
+	if err := s.Init(m); err != nil {
+		t.Fatalf("first Init: %v", err)
 	}
 	got, err := s.Manifest()
 	if err != nil {
@@ -45,129 +45,98 @@ func TestBind(t *testing.T) {
 	entries, _ := os.ReadDir(s.Dir())
 	for _, e := range entries {
 		if strings.Contains(e.Name(), "tmp-") {
-			t.Errorf("Bind left %s behind", e.Name())
+			t.Errorf("Init left %s behind", e.Name())
 		}
 	}
 
-	tests := []struct {
-		name    string
-		m       Manifest
-		wantErr bool
-	}{
-		{"same identity", Manifest{Experiment: "sweep", Version: "1", Spec: spec}, false},
-		{"same identity, other name", Manifest{Experiment: "renamed", Version: "1", Spec: spec}, false},
-		{"other spec", Manifest{Experiment: "sweep", Version: "2", Spec: json.RawMessage(`{"name":"sweep2"}`)}, true},
-		{"explicit identity", Manifest{Experiment: "b", Version: "2", Identity: "ffff0000ffff0000", Spec: spec}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := s.Bind(tt.m)
-			if !tt.wantErr {
-				if err != nil {
-					t.Fatalf("Bind()=%v, want nil", err)
-				}
-				return
-			}
-			var ie *IdentityError
-			if !errors.As(err, &ie) {
-				t.Fatalf("Bind()=%v, want an *IdentityError", err)
-			}
-			if got, want := ie.Have.Identity, hex.EncodeToString(sum[:]); got != want {
-				t.Errorf("Have.Identity=%q, want %q", got, want)
-			}
-		})
+	// The manifest never changes: another Init, of any plan, leaves it.
+	for _, other := range []Manifest{
+		{Experiment: "sweep", Version: "1", Spec: spec},
+		{Experiment: "sweep", Version: "2", Spec: json.RawMessage(`{"name":"sweep2"}`)},
+		{Experiment: "b", Version: "2", Identity: "ffff0000ffff0000", Spec: spec},
+	} {
+		if err := s.Init(other); err != nil {
+			t.Fatalf("Init(%s@%s)=%v, want nil", other.Experiment, other.Version, err)
+		}
+		again, err := s.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Identity != got.Identity || !again.Created.Equal(got.Created) || again.StoreID() != got.StoreID() {
+			t.Errorf("Init(%s@%s) changed the manifest to %+v", other.Experiment, other.Version, again)
+		}
 	}
 }
 
-func TestIdentityErrorMessage(t *testing.T) {
-	e := &IdentityError{
-		Dir:  "/scratch/st",
-		Have: Manifest{Experiment: "a", Version: "1", Identity: "1234abcd5678ef90"},
-		Want: Manifest{Experiment: "b", Version: "2", Identity: "99990000aaaabbbb"},
-	}
-	want := `store /scratch/st belongs to experiment "a" version "1" (identity 1234abcd…), not to experiment "b" version "2" (identity 99990000…)`
-	if got := e.Error(); got != want {
-		t.Errorf("Error()=\n%s\nwant\n%s", got, want)
-	}
-	if got, want := e.Hint(), "use another --store directory, or the same experiment definition"; got != want {
-		t.Errorf("Hint()=%q, want %q", got, want)
-	}
-}
-
-func TestBindRefusesNewerFormat(t *testing.T) {
+func TestInitRefusesNewerFormat(t *testing.T) {
 	s := TestStore(t)
 	if err := os.WriteFile(filepath.Join(s.Dir(), "metalab.json"), []byte(`{"format": 7, "identity": "x"}`), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Bind(Manifest{Identity: "x"})
+	err := s.Init(Manifest{Identity: "x"})
 	var fe *FormatError
 	if !errors.As(err, &fe) || fe.Format != 7 {
-		t.Fatalf("Bind()=%v, want a *FormatError for format 7", err)
+		t.Fatalf("Init()=%v, want a *FormatError for format 7", err)
 	}
 }
 
-func TestBindGarbageManifest(t *testing.T) {
+func TestInitGarbageManifest(t *testing.T) {
 	s := TestStore(t)
 	if err := os.WriteFile(filepath.Join(s.Dir(), "metalab.json"), []byte("{not json"), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Bind(Manifest{Identity: "x"}); err == nil || !strings.Contains(err.Error(), "not a valid manifest") {
-		t.Fatalf("Bind()=%v, want an invalid manifest error", err)
+	if err := s.Init(Manifest{Identity: "x"}); err == nil || !strings.Contains(err.Error(), "not a valid manifest") {
+		t.Fatalf("Init()=%v, want an invalid manifest error", err)
 	}
 }
 
-// TestBindConcurrent binds one store from many stores (as processes would)
-// at once: with the same identity all succeed; with two identities exactly
-// the ones of one identity do.
-func TestBindConcurrent(t *testing.T) {
-	for _, identities := range []int{1, 2} {
-		dir := t.TempDir()
-		const n = 16
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := Open(dir)
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				defer s.Close()
-				id := []string{"aaaa", "bbbb"}[i%identities]
-				errs[i] = s.Bind(Manifest{Experiment: "e", Identity: id})
-			}()
-		}
-		wg.Wait()
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := s.Manifest()
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, err := range errs {
-			id := []string{"aaaa", "bbbb"}[i%identities]
-			var ie *IdentityError
-			switch {
-			case id == m.Identity && err != nil:
-				t.Errorf("%d identities: Bind(%s)=%v, want nil (manifest has %s)", identities, id, err, m.Identity)
-			case id != m.Identity && !errors.As(err, &ie):
-				t.Errorf("%d identities: Bind(%s)=%v, want an *IdentityError (manifest has %s)", identities, id, err, m.Identity)
+// TestInitConcurrent inits one store from many stores (as processes would)
+// at once, with two plans: all succeed, and all see the one manifest that
+// won.
+func TestInitConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	const n = 16
+	errs := make([]error, n)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(dir)
+			if err != nil {
+				errs[i] = err
+				return
 			}
+			defer s.Close()
+			if errs[i] = s.Init(Manifest{Experiment: "e", Identity: []string{"aaaa", "bbbb"}[i%2]}); errs[i] != nil {
+				return
+			}
+			m, err := s.Manifest()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			ids[i] = m.Identity
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Init %d: %v", i, err)
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("Init %d saw identity %s, Init 0 %s", i, ids[i], ids[0])
 		}
 	}
 }
 
-// TestBindSpecBytes checks that the manifest keeps the spec so that its hash
+// TestInitSpecBytes checks that the manifest keeps the spec so that its hash
 // is the identity, whatever whitespace or HTML-ish characters it has.
-func TestBindSpecBytes(t *testing.T) {
+func TestInitSpecBytes(t *testing.T) {
 	s := TestStore(t)
 	spec := json.RawMessage("{\"cmd\": \"a < b && c > d\",\n \"n\": [1, 2]}")
-	if err := s.Bind(Manifest{Experiment: "e", Version: "1", Spec: spec}); err != nil {
+	if err := s.Init(Manifest{Experiment: "e", Version: "1", Spec: spec}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := s.Manifest()
@@ -181,8 +150,8 @@ func TestBindSpecBytes(t *testing.T) {
 	if got, want := m.Identity, hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("Identity=%s, want the hash of the stored spec, %s", got, want)
 	}
-	if err := s.Bind(Manifest{Experiment: "e", Version: "1", Spec: spec}); err != nil {
-		t.Errorf("Bind again: %v", err)
+	if err := s.Init(Manifest{Experiment: "e", Version: "1", Spec: spec}); err != nil {
+		t.Errorf("Init again: %v", err)
 	}
 }
 

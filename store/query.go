@@ -62,6 +62,18 @@ func (s *Store) Statuses() (map[string]Status, error) {
 // call. It is [Store.Statuses] for a caller that wants only the completed
 // runs of a large store, without a string per run.
 func (s *Store) CompletedIDs(fn func(id []byte)) error {
+	return s.eachID("SELECT run_id, status FROM runs WHERE status = 'completed'", func(id []byte, _ Status) { fn(id) })
+}
+
+// RunIDs calls fn with the run ID and status of every run the store has,
+// as of the last [Store.Collect]; id is valid only during the call. A plan
+// learns from it which of its runs the store has, and how many it has of
+// the experiment that are no longer in the plan.
+func (s *Store) RunIDs(fn func(id []byte, status Status)) error {
+	return s.eachID("SELECT run_id, status FROM runs", fn)
+}
+
+func (s *Store) eachID(query string, fn func(id []byte, status Status)) error {
 	db, err := s.existingStoreDB()
 	if err != nil {
 		return err
@@ -71,15 +83,15 @@ func (s *Store) CompletedIDs(fn func(id []byte)) error {
 	var rows *sql.Rows
 	err = withRetry(context.Background(), func() error {
 		var err error
-		rows, err = db.Query("SELECT run_id FROM runs WHERE status = 'completed'")
+		rows, err = db.Query(query)
 		return err
 	})
 	if err == nil {
 		defer rows.Close()
-		var id sql.RawBytes
+		var id, st sql.RawBytes
 		for err == nil && rows.Next() {
-			if err = rows.Scan(&id); err == nil {
-				fn(id)
+			if err = rows.Scan(&id, &st); err == nil {
+				fn(id, statusOf(st))
 			}
 		}
 		if err == nil {
@@ -90,6 +102,22 @@ func (s *Store) CompletedIDs(fn func(id []byte)) error {
 		return fmt.Errorf("store: reading index: %w", err)
 	}
 	return nil
+}
+
+// statusOf is Status(b) without a string allocated for each of a million
+// rows: the comparisons of a switch on string(b) allocate none.
+func statusOf(b []byte) Status {
+	switch string(b) {
+	case string(StatusCompleted):
+		return StatusCompleted
+	case string(StatusFailed):
+		return StatusFailed
+	case string(StatusCancelled):
+		return StatusCancelled
+	case string(StatusRunning):
+		return StatusRunning
+	}
+	return Status(b)
 }
 
 // location is where a winning record's line is.

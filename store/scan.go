@@ -6,15 +6,18 @@ import (
 )
 
 // RecordKeys is what an export must know of a record before it can write
-// any: its status, and the names of its params and metrics, which make the
-// columns of a CSV file.
+// any: its status, its experiment and version (a store holds several), and
+// the names of its params and metrics, which make the columns of a CSV
+// file.
 type RecordKeys struct {
-	Status  Status
-	Params  []string // in the order of the line
-	Metrics []string // in the order of the line
+	Status     Status
+	Experiment string
+	Version    string
+	Params     []string // in the order of the line
+	Metrics    []string // in the order of the line
 }
 
-// ScanRecordKeys reads the status and the param and metric names of a
+// ScanRecordKeys reads the status, experiment, version and the param and metric names of a
 // record's JSON line (as [Snapshot.Lines] delivers it) without decoding the
 // rest. A CSV export reads every record twice, once to find its columns and
 // once to write its rows, and decoding a record (about 10 µs) is most of
@@ -28,14 +31,16 @@ func ScanRecordKeys(line []byte) (RecordKeys, error) {
 		return k, nil
 	}
 	var r struct {
-		Status  Status                     `json:"status"`
-		Params  map[string]json.RawMessage `json:"params"`
-		Metrics map[string]json.RawMessage `json:"metrics"`
+		Status     Status                     `json:"status"`
+		Experiment string                     `json:"experiment"`
+		Version    string                     `json:"version"`
+		Params     map[string]json.RawMessage `json:"params"`
+		Metrics    map[string]json.RawMessage `json:"metrics"`
 	}
 	if err := json.Unmarshal(line, &r); err != nil {
 		return RecordKeys{}, err
 	}
-	k := RecordKeys{Status: r.Status}
+	k := RecordKeys{Status: r.Status, Experiment: r.Experiment, Version: r.Version}
 	for p := range r.Params {
 		k.Params = append(k.Params, p)
 	}
@@ -51,14 +56,21 @@ func ScanRecordKeys(line []byte) (RecordKeys, error) {
 func scanRecordKeys(line []byte) (k RecordKeys, ok bool) {
 	ok = eachMember(line, 0, func(key []byte, b []byte, i int) (int, bool) {
 		switch string(key) { // quotes included
-		case `"status"`:
+		case `"status"`, `"experiment"`, `"version"`:
 			j := skipSpace(b, i)
 			end, ok := skipValue(b, j)
 			if !ok || b[j] != '"' {
 				return end, ok
 			}
 			s, ok := unquote(b[j:end])
-			k.Status = Status(s)
+			switch string(key) {
+			case `"status"`:
+				k.Status = Status(s)
+			case `"experiment"`:
+				k.Experiment = s
+			default:
+				k.Version = s
+			}
 			return end, ok
 		case `"params"`, `"metrics"`:
 			j := skipSpace(b, i)

@@ -13,21 +13,25 @@ import (
 func wantKeys(t *testing.T, line string) string {
 	t.Helper()
 	var r struct {
-		Status  Status
-		Params  map[string]any
-		Metrics map[string]any
+		Status     Status
+		Experiment string
+		Version    string
+		Params     map[string]any
+		Metrics    map[string]any
 	}
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
 		t.Fatal(err)
 	}
-	return keysString(RecordKeys{Status: r.Status, Params: slices.Collect(maps.Keys(r.Params)), Metrics: slices.Collect(maps.Keys(r.Metrics))})
+	return keysString(RecordKeys{Status: r.Status, Experiment: r.Experiment, Version: r.Version,
+		Params: slices.Collect(maps.Keys(r.Params)), Metrics: slices.Collect(maps.Keys(r.Metrics))})
 }
 
 // keysString writes k with its names sorted: the scanner keeps the order
 // of the line, encoding/json's maps have none.
 func keysString(k RecordKeys) string {
 	sorted := func(s []string) string { s = slices.Clone(s); slices.Sort(s); return strings.Join(s, ",") }
-	return string(k.Status) + " params=" + sorted(k.Params) + " metrics=" + sorted(k.Metrics)
+	return string(k.Status) + " experiment=" + k.Experiment + "@" + k.Version +
+		" params=" + sorted(k.Params) + " metrics=" + sorted(k.Metrics)
 }
 
 func TestScanRecordKeys(t *testing.T) {
@@ -36,6 +40,8 @@ func TestScanRecordKeys(t *testing.T) {
 		`{ "params" : { } , "status" : "failed" , "metrics" : null }`,
 		`{"v":1,"params":{"s":"a\\\"b","t":true},"data":{"params":{"no":1}},"status":"running"}`,
 		`{"status":"completed","params":{"\u00fc":1}}`,
+		`{"experiment":"gr\"ow","version":"1","status":"completed","params":{"experiment":"x"},"data":{"version":"2"}}`,
+		`{"experiment":"","version":"","status":"completed"}`,
 	}
 	for _, line := range tests {
 		want := wantKeys(t, line)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,13 +29,14 @@ const (
 	storeIndex     = "index/store.sqlite"
 	submissionsDir = "submissions"
 	binDir         = "bin"
+	experimentsDir = "experiments"
 
 	segmentExt = ".jsonl"
 	indexExt   = ".sqlite"
 )
 
 // layout lists the directories Open creates.
-var layout = []string{segmentsDir, artifactsDir, logsDir, nodesDir, submissionsDir, binDir, "tmp"}
+var layout = []string{segmentsDir, artifactsDir, logsDir, nodesDir, submissionsDir, binDir, experimentsDir, "tmp"}
 
 // LayoutNames are the names that a store directory holds before any sweep
 // has bound it to an experiment: the directories [Open] makes, and the
@@ -51,6 +53,17 @@ func LayoutNames() []string {
 	}
 	return names
 }
+
+// OwnsName reports whether name, an entry at the top of a directory that
+// has no manifest yet, is one a store makes there: a directory of
+// [LayoutNames], or the temporary file that another process making the
+// same store writes its manifest to, for a moment, before it links it.
+func OwnsName(name string) bool {
+	return slices.Contains(LayoutNames(), name) || strings.HasPrefix(name, manifestTempPrefix)
+}
+
+// manifestTempPrefix starts the name of a manifest being written.
+const manifestTempPrefix = "." + manifestFile + ".tmp-"
 
 // ManifestPath is the manifest of the store in dir: a directory is a store
 // when it holds one.

@@ -147,7 +147,7 @@ func TestTestStore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.Dir(), "segments")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Bind(Manifest{Experiment: "e", Version: "1", Spec: json.RawMessage(`{}`)}); err != nil {
+	if err := s.Init(Manifest{Experiment: "e", Version: "1", Spec: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 }

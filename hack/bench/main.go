@@ -488,7 +488,7 @@ func seedNodes(dir string, n, nodes int) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.Bind(plan.Manifest()); err != nil {
+	if err := st.Init(plan.Manifest()); err != nil {
 		return err
 	}
 	t0 := time.Unix(1_800_000_000, 0)
