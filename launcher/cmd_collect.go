@@ -34,8 +34,9 @@ func (a *App) cmdCollect() *cli.Command {
 		Description: "Merges every node's index (index/nodes/*.sqlite) into the store index, idempotently,\n" +
 			"keeping one result per run ID (completed beats failed; the later attempt wins among\n" +
 			"equals) and counting duplicates. An index that is missing or corrupt is rebuilt from\n" +
-			"the segments. With the experiment (by default the one of the latest submission) it\n" +
-			"lists the runs that are missing or failed; --resubmit submits exactly those, leaving\n" +
+			"the segments. With the experiment (by default the one of the latest submission; a\n" +
+			"store holds several, and collect checks one) it lists the runs of its plan that are\n" +
+			"missing or failed; --resubmit submits exactly those, leaving\n" +
 			"out runs that already failed --max-failures times (default 3 x (1 + retries): the\n" +
 			"attempts of three submissions, each with its immediate retries).\n\n" +
 			"Damaged segments: collect re-reads the segments in which a reader (results,\n" +
@@ -165,8 +166,8 @@ func printCollect(out io.Writer, name string, r collectResult, withPlan bool) {
 		fmt.Fprintf(out, "lost: %s left running by %s, which ended without recording %s; counted as missing\n",
 			nRuns(len(r.LostIDs)), r.Writers, map[bool]string{true: "it", false: "them"}[len(r.LostIDs) == 1])
 	}
-	fmt.Fprintf(out, "plan: %d runs; %d missing, %d failed (%d of them failed too often to resubmit)",
-		r.Planned, len(r.MissingIDs), len(r.FailedIDs), len(r.ExhaustedIDs))
+	fmt.Fprintf(out, "plan of %s: %d runs; %d missing, %d failed (%d of them failed too often to resubmit)",
+		r.Experiment, r.Planned, len(r.MissingIDs), len(r.FailedIDs), len(r.ExhaustedIDs))
 	if len(r.RunningIDs) > 0 {
 		fmt.Fprintf(out, "; %d still running", len(r.RunningIDs))
 	}

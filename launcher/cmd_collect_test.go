@@ -59,15 +59,15 @@ func TestRunCollect(t *testing.T) {
 		notOut: []string{"plan:"},
 	}, {
 		name: "the experiment named", opts: collectOptions{Target: "col"},
-		out:  []string{"plan: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n", "  missing ", "  failed  "},
+		out:  []string{"plan of col@1: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n", "  missing ", "  failed  "},
 		code: ExitRunsFailed, err: "4 of 10 runs are not completed: 2 missing, 2 failed", hint: "'metalab collect --resubmit --store ",
 	}, {
 		name: "the experiment of the latest submission", submitted: true,
-		out:  []string{"plan: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n"},
+		out:  []string{"plan of col@1: 10 runs; 2 missing, 2 failed (0 of them failed too often to resubmit)\n"},
 		code: ExitRunsFailed, hint: "collect --resubmit",
 	}, {
 		name: "every run completed", opts: collectOptions{Target: "col"}, complete: true,
-		out: []string{"plan: 10 runs; 0 missing, 0 failed (0 of them failed too often to resubmit)\n"},
+		out: []string{"plan of col@1: 10 runs; 0 missing, 0 failed (0 of them failed too often to resubmit)\n"},
 	}, {
 		name: "resubmit", opts: collectOptions{Target: "col", Resubmit: true}, sbatchN: 1,
 		out: []string{"resubmitting 4 runs\n", "experiment col (version 1): 4 runs, 0 already completed, 4 to submit\n", "submitted array 0: job 100 (0-3)\n"},
@@ -76,7 +76,7 @@ func TestRunCollect(t *testing.T) {
 		out: []string{"2 failed (2 of them failed too often to resubmit)\n", "resubmitting 2 runs\n", "2 runs, 0 already completed, 2 to submit\n"},
 	}, {
 		name: "nothing to resubmit", opts: collectOptions{Target: "col", Resubmit: true}, complete: true,
-		out: []string{"plan: 10 runs; 0 missing, 0 failed", "nothing to resubmit\n"},
+		out: []string{"plan of col@1: 10 runs; 0 missing, 0 failed", "nothing to resubmit\n"},
 	}, {
 		name: "nothing to resubmit but runs that failed too often", opts: collectOptions{Target: "col", Resubmit: true, MaxFailures: 1}, ranAll: true,
 		out:  []string{"0 missing, 2 failed (2 of them failed too often to resubmit)\n", "nothing to resubmit\n"},

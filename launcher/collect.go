@@ -30,6 +30,9 @@ type collectRequest struct {
 // collectResult is what collect reports.
 type collectResult struct {
 	store.CollectReport
+	// Experiment is the experiment whose plan was checked, as commands
+	// name it (NAME@VERSION): a store holds several.
+	Experiment   string   `json:"experiment,omitempty"`
 	Planned      int      `json:"planned"`
 	MissingIDs   []string `json:"missing_ids,omitempty"` // not completed nor failed: never run, cancelled, or cut off
 	FailedIDs    []string `json:"failed_ids,omitempty"`
@@ -118,6 +121,7 @@ func collectRuns(ctx context.Context, req collectRequest) (collectResult, *resub
 	}
 	re := &resubmission{Target: target}
 	res.Planned = plan.Len()
+	res.Experiment = shownRef(exp.Name, exp.Version)
 	res.MissingIDs, res.FailedIDs, res.ExhaustedIDs, res.RunningIDs, re.Only = selectResubmit(plan, statuses, failures, limit, live)
 	return res, re, nil
 }

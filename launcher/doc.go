@@ -26,6 +26,15 @@
 // [Results.Summary], [Results.WriteCSV]. [LoadResults] reads the results of
 // a store again later.
 //
+// A sweep grows: run an experiment with more values, cases, replicates or
+// trials into its store, and only the runs the store lacks execute, since
+// their IDs do not depend on the plan around them. A store holds any
+// number of experiments, each name and version its own (experiments.go,
+// [Results.OfExperiment]); an operation that says what it runs
+// ([Describer]: the command operations do) is recorded, and a change of
+// it under the same name and version is warned of, not refused.
+// docs/store.md gives the rules.
+//
 // # Where results live
 //
 // A store (package store) is a directory, on a filesystem that the nodes of

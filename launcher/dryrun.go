@@ -21,8 +21,8 @@ const dryRunShown = 5
 // would run and on how many workers, and the first few of them. It writes
 // nothing to the store: of a store that does not exist yet it plans against
 // an empty one in a scratch directory, as `submit --dry-run` does. What run
-// would refuse (a plan too large, a store of another experiment) it refuses
-// the same way.
+// would refuse (a plan too large, a directory that is not a store) it
+// refuses the same way.
 func (a *App) dryRun(ctx context.Context, exp *Experiment, opts runOptions, out io.Writer) error {
 	plan, err := NewPlan(exp)
 	if err != nil {

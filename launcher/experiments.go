@@ -75,10 +75,7 @@ func storeExperiment(st *store.Store, spec, prog string) (experimentFilter, erro
 		if f.picks(e.Name, e.Version) {
 			return f, nil
 		}
-		ref := e.Ref()
-		if e.Version == "" {
-			ref = e.Name // NAME@ reads worse, and picks the same
-		}
+		ref := shownRef(e.Name, e.Version)
 		refs = append(refs, ref)
 		candidates = append(candidates, ref, e.Name)
 	}
@@ -90,6 +87,16 @@ func storeExperiment(st *store.Store, spec, prog string) (experimentFilter, erro
 		hint = fmt.Sprintf("it holds none yet: run or submit one into it ('%s run EXPERIMENT --store %s')", prog, st.Dir())
 	}
 	return experimentFilter{}, usageErr(hint, "store %s holds no experiment %q", st.Dir(), spec)
+}
+
+// shownRef is how messages name an experiment version: NAME@VERSION, or
+// NAME for the version "" (NAME@ reads worse, and --experiment NAME picks
+// the same runs when it is the only version).
+func shownRef(name, version string) string {
+	if version == "" {
+		return name
+	}
+	return store.Ref(name, version)
 }
 
 // Experiments lists the experiment versions of the runs, as NAME@VERSION,

@@ -39,7 +39,7 @@ var exitCodes = map[string][]exitCodeDoc{
 	"": {
 		{ExitOK, "all runs completed (or: the command did what it was asked)"},
 		{ExitRunsFailed, "some runs failed (their errors: 'results --status failed'), or another error"},
-		{ExitUsage, "bad usage or bad input: experiment file, params, or a store of another experiment"},
+		{ExitUsage, "bad usage or bad input: experiment file, params, or a --store directory that is not a store"},
 		codeDamaged,
 		{ExitScheduler, "the scheduler failed or could not be reached (sbatch, squeue, scontrol, scancel)"},
 		codeInterrupt,
@@ -47,7 +47,7 @@ var exitCodes = map[string][]exitCodeDoc{
 	"run": {
 		{ExitOK, "all runs completed, or none was left to run; --dry-run: the plan was printed"},
 		{ExitRunsFailed, "some runs failed (their errors: 'results --status failed'), or another process writes the store"},
-		{ExitUsage, "bad usage or bad input: experiment file, params, a store of another experiment, a directory that is not a store"},
+		{ExitUsage, "bad usage or bad input: experiment file, params, a directory that is not a store"},
 		{ExitDamaged, "the results table read a damaged store; 'collect' repairs the indexes"},
 		codeInterrupt,
 	},
@@ -62,7 +62,7 @@ var exitCodes = map[string][]exitCodeDoc{
 	"submit": {
 		{ExitOK, "submitted, or nothing left to submit; --dry-run: the plan and scripts were printed"},
 		{ExitRunsFailed, "another process writes the store"},
-		{ExitUsage, "bad usage or bad input: experiment file, [slurm] settings, a store of another experiment, jobs of earlier submissions still queued"},
+		{ExitUsage, "bad usage or bad input: experiment file, [slurm] settings, a directory that is not a store, jobs of earlier submissions of the experiment still queued"},
 		{ExitScheduler, "sbatch, squeue or scontrol failed or could not be reached"},
 		codeInterrupt,
 	},

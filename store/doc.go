@@ -1,5 +1,6 @@
-// Package store owns the on-disk home of one experiment: the records of its
-// runs, their artifacts, and the indexes that make the records quick to query.
+// Package store owns the on-disk home of a sweep's experiments: the records
+// of their runs, their artifacts, and the indexes that make the records
+// quick to query.
 //
 // A store is a directory on a filesystem that many nodes of a cluster may
 // share (NFS, Lustre). Nothing in it relies on locks between nodes: each
@@ -8,7 +9,9 @@
 //
 // # Layout
 //
-//	DIR/metalab.json              manifest: format version and experiment identity
+//	DIR/metalab.json              manifest: format version, store ID, the first plan ([Manifest])
+//	DIR/experiments/<name>@<version>-<hash>.json
+//	                              each experiment version the store holds ([ExperimentInfo])
 //	DIR/segments/<writer>.jsonl   records, one JSON object a line, append-only,
 //	                              exactly one writer process per segment
 //	DIR/artifacts/<run_id>/       artifact files of one run (see [Store.ArtifactDir])
@@ -25,8 +28,13 @@
 //	DIR/bin/                      pinned copies of the binary submissions run ([BinDir])
 //	DIR/tmp/
 //
-// [Open] creates the tree. [Store.Bind] writes the manifest once, and from
-// then on refuses a different experiment identity with an [*IdentityError].
+// [Open] creates the tree. [Store.Init] writes the manifest once; it never
+// changes after. A store holds any number of experiments, each name and
+// version its own ([Store.AddExperiment], [Store.Experiments]): their runs
+// share the segments and indexes, as a run ID hashes the name and version.
+// An experiment grows in place (params, seeds, context), and an operation
+// that changed under the same name and version is reported
+// ([OperationChange]), never refused. docs/store.md gives the rules.
 //
 // # Segments are the truth, indexes are caches
 //
@@ -116,7 +124,8 @@
 //
 // # Files
 //
-//   - store.go: [Open], the layout and its paths; manifest.go: [Store.Bind];
+//   - store.go: [Open], the layout and its paths; manifest.go: [Store.Init];
+//     experiments.go: the experiments a store holds, [Store.CountByExperiment];
 //     existing.go: [OpenExisting]; lock.go: [Store.Lock].
 //   - record.go: [Record] and its [Status]; encode.go: a record's JSON
 //     line, fast; scan.go: [ScanRecordKeys], reading a line's keys back.
