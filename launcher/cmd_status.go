@@ -98,7 +98,7 @@ func printStatus(out io.Writer, name string, s storeStatus, asJSON bool) error {
 		return enc.Encode(s)
 	}
 	if len(s.Experiments) == 0 {
-		fmt.Fprintf(out, "%s experiment %s (version %s) in %s\n", time.Now().Format(time.TimeOnly), s.Experiment, s.Version, s.Store)
+		fmt.Fprintf(out, "%s experiment %s in %s\n", time.Now().Format(time.TimeOnly), experimentName(s.Experiment, s.Version), s.Store)
 	} else {
 		fmt.Fprintf(out, "%s %d experiments in %s\n", time.Now().Format(time.TimeOnly), len(s.Experiments), s.Store)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
