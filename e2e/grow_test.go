@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,20 +91,21 @@ func TestSweepGrowsOnCluster(t *testing.T) {
 	// Every run executed is in the results once, completed, with y = 3x +
 	// replicate: grid runs of x in 0..8 and three replicates, and the 11
 	// random trials.
-	res := runsByID(t, store)
+	res := resultsByID(t, bins.metalab, store)
 	if len(res) != total {
 		t.Errorf("results hold %d runs, want %d", len(res), total)
 	}
 	perExp := map[string]int{}
 	for id := range execs {
 		r, ok := res[id]
+		x, isNumber := r.Params["x"].(float64)
 		switch {
 		case !ok:
 			t.Errorf("run %s executed but is not in the results", id)
 			continue
 		case r.Status != "completed":
 			t.Errorf("run %s is %s", id, r.Status)
-		case r.Metrics["y"] != 3*r.Params["x"]+float64(r.Replicate):
+		case !isNumber || r.Metrics["y"] != 3*x+float64(r.Replicate):
 			t.Errorf("run %s: y = %v for x = %v, replicate %d", id, r.Metrics["y"], r.Params["x"], r.Replicate)
 		}
 		perExp[r.Experiment]++
@@ -121,31 +121,4 @@ func TestSweepGrowsOnCluster(t *testing.T) {
 	if n := strings.Count(csv, "\n"); n != 12 || strings.HasPrefix(csv, "experiment,") {
 		t.Errorf("results --experiment grow_random: %d lines, want a header and 11 runs without experiment columns:\n%s", n, csv)
 	}
-}
-
-// grownRun is what TestSweepGrowsOnCluster reads of a result.
-type grownRun struct {
-	RunID      string             `json:"run_id"`
-	Experiment string             `json:"experiment"`
-	Status     string             `json:"status"`
-	Replicate  int                `json:"replicate"`
-	Params     map[string]float64 `json:"params"`
-	Metrics    map[string]float64 `json:"metrics"`
-}
-
-func runsByID(t *testing.T, store string) map[string]grownRun {
-	t.Helper()
-	out := mustRun(t, nil, bins.metalab, "results", "--store", store, "--format", "jsonl")
-	m := map[string]grownRun{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r grownRun
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("results line %q: %v", line, err)
-		}
-		if _, dup := m[r.RunID]; dup {
-			t.Errorf("results list run %s twice", r.RunID)
-		}
-		m[r.RunID] = r
-	}
-	return m
 }

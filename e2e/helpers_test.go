@@ -205,11 +205,14 @@ func waitJobs(t *testing.T, store string, timeout time.Duration, each func()) {
 
 // segmentRecord is the part of a store record the tests check.
 type segmentRecord struct {
-	RunID   string             `json:"run_id"`
-	Status  string             `json:"status"`
-	Metrics map[string]float64 `json:"metrics"`
-	Host    string             `json:"host"`
-	TaskID  string             `json:"slurm_array_task_id"`
+	RunID      string             `json:"run_id"`
+	Experiment string             `json:"experiment"`
+	Status     string             `json:"status"`
+	Replicate  int                `json:"replicate"`
+	Params     map[string]any     `json:"params"`
+	Metrics    map[string]float64 `json:"metrics"`
+	Host       string             `json:"host"`
+	TaskID     string             `json:"slurm_array_task_id"`
 }
 
 // segmentRecords reads every end record of every segment: all attempts,

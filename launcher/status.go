@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,15 +17,10 @@ import (
 // storeStatus is what a store, and at most one scheduler call, say about a
 // sweep.
 type storeStatus struct {
-	Experiment string `json:"experiment"`
-	Version    string `json:"version"`
-	Store      string `json:"store"`
-	Total      int    `json:"total"`
-	Completed  int    `json:"completed"`
-	Failed     int    `json:"failed"`
-	Cancelled  int    `json:"cancelled"`
-	Running    int    `json:"running"`
-	Pending    int    `json:"pending"`
+	// The counts of the store's runs, of its one experiment version (or
+	// the one --experiment picks), or their sums (see Experiments).
+	experimentStatus
+	Store string `json:"store"`
 	// Lost counts the runs whose records this status's collect found lost
 	// to a damaged segment (see collect); they are counted as pending now.
 	Lost int `json:"lost,omitempty"`
@@ -195,7 +192,7 @@ func readStoreStatus(ctx context.Context, st *store.Store, only experimentFilter
 	}
 	// Runs of an experiment the store has no record of: none that this
 	// metalab wrote, but counted rather than lost.
-	for _, ref := range sortedKeys(boolKeys(countsKeys(counts))) {
+	for _, ref := range slices.Sorted(maps.Keys(counts)) {
 		name, version, _ := cutLast(ref, "@")
 		rows = append(rows, experimentRow(name, version, 0, counts[ref]))
 	}
@@ -204,12 +201,7 @@ func readStoreStatus(ctx context.Context, st *store.Store, only experimentFilter
 			continue
 		}
 		s.Experiments = append(s.Experiments, r)
-		s.Total += r.Total
-		s.Completed += r.Completed
-		s.Failed += r.Failed
-		s.Cancelled += r.Cancelled
-		s.Running += r.Running
-		s.Pending += r.Pending
+		s.add(r)
 	}
 	if len(s.Experiments) == 1 {
 		s.Experiment, s.Version = s.Experiments[0].Experiment, s.Experiments[0].Version
@@ -226,12 +218,14 @@ func experimentRow(name, version string, planned int, c *store.Counts) experimen
 	return r
 }
 
-func countsKeys(m map[string]*store.Counts) map[string]int {
-	out := make(map[string]int, len(m))
-	for k := range m {
-		out[k] = 0
-	}
-	return out
+// add adds the counts of r.
+func (s *experimentStatus) add(r experimentStatus) {
+	s.Total += r.Total
+	s.Completed += r.Completed
+	s.Failed += r.Failed
+	s.Cancelled += r.Cancelled
+	s.Running += r.Running
+	s.Pending += r.Pending
 }
 
 // cutLast cuts s around the last sep.
