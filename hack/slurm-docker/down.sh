@@ -40,9 +40,11 @@ if [ "$KEEP" = 0 ] && alive "$ctld" slurmctld; then
 fi
 
 files=()
-for f in "$RUN_DIR"/slurmd*.pid; do [ -e "$f" ] && files+=("$f"); done
+for f in "$RUN_DIR"/slurmd.pid "$RUN_DIR"/slurmd-*.pid; do [ -e "$f" ] && files+=("$f"); done
 files+=("$RUN_DIR/slurmctld.pid")
 mapfile -t -O "${#stopped[@]}" stopped < <(stop_pidfiles "${files[@]}")             # slurmd(s) + slurmctld together
+mapfile -t -O "${#stopped[@]}" stopped < <(stop_pidfiles "$RUN_DIR/slurmdbd.pid")   # accounting (up.sh --accounting), after slurmctld
+mapfile -t -O "${#stopped[@]}" stopped < <(stop_pidfiles "$RUN_DIR/mariadbd.pid")   # its database last but munge
 mapfile -t -O "${#stopped[@]}" stopped < <(stop_pidfiles "$RUN_DIR/munged.pid")     # munge last (slurm needs it to exit cleanly)
 
 echo "slurm-local DOWN: stopped ${stopped[*]:-nothing (none of ours was running)}"

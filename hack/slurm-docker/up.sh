@@ -9,9 +9,14 @@
 # restarted (not `scontrol reconfigure`d: 22.05 keeps enforcing the
 # MaxArraySize it first used).  The job queue survives unless --clean is given.
 #
-# Usage:  up.sh [--clean] [--no-install] [--install-only] [--no-wait-sched]
-#               [-- COMMAND [ARG...]]
+# Usage:  up.sh [--clean] [--accounting] [--no-install] [--install-only]
+#               [--no-wait-sched] [-- COMMAND [ARG...]]
 #   --clean          wipe slurmctld state (job queue, job ids) before starting
+#   --accounting     also run slurmdbd on a local MariaDB (Debian's slurmdbd and
+#                    mariadb-server), so that sacct answers for real, and gather
+#                    job accounting (jobacct_gather/linux, OverMemoryKill: a task
+#                    over its --mem ends OUT_OF_MEMORY); the same as
+#                    SLURM_LOCAL_ACCOUNTING=1
 #   --no-install     fail instead of running apt-get when packages are missing
 #   --install-only   install the packages and exit (used by the Dockerfile)
 #   --no-wait-sched  don't wait for slurmctld's first scheduling cycle (it comes
@@ -36,10 +41,12 @@
 set -euo pipefail
 
 T0=$(date +%s.%N)
+ACCT=${SLURM_LOCAL_ACCOUNTING:-0}
 CLEAN=0; INSTALL=1; INSTALL_ONLY=0; WAIT_SCHED=1; EXEC=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --clean) CLEAN=1 ;;
+    --accounting) ACCT=1 ;;
     --no-install) INSTALL=0 ;;
     --install-only) INSTALL_ONLY=1 ;;
     --no-wait-sched) WAIT_SCHED=0 ;;
@@ -67,6 +74,8 @@ SCHED_PARAMS=${SLURM_LOCAL_SCHED_PARAMS-batch_sched_delay=0}
 MAX_ARRAY=${SLURM_LOCAL_MAX_ARRAY_SIZE:-100001}
 MAX_JOBS=${SLURM_LOCAL_MAX_JOB_COUNT:-200000}
 MIN_AGE=${SLURM_LOCAL_MIN_JOB_AGE:-300}
+DBD_PORT=6819
+DBD_CONF=/etc/slurm/slurmdbd.conf
 
 log() { echo "up.sh: $*" >&2; }
 die() { echo "up.sh: ERROR: $*" >&2; exit 1; }
@@ -79,6 +88,7 @@ uint SLURM_LOCAL_MAX_ARRAY_SIZE "$MAX_ARRAY"
 uint SLURM_LOCAL_MAX_JOB_COUNT "$MAX_JOBS"
 uint SLURM_LOCAL_MIN_JOB_AGE "$MIN_AGE"
 uint SLURM_LOCAL_TIMEOUT "$TIMEOUT"
+case "$ACCT" in 0|1) ;; *) die "bad SLURM_LOCAL_ACCOUNTING=$ACCT (want 0 or 1)" ;; esac
 
 # --- process helpers (PID files only; never pkill/killall) -------------------
 # shellcheck source=hack/slurm-docker/lib.sh
@@ -102,13 +112,16 @@ wait_for() {  # wait_for CMD... — retry CMD every 0.2 s for TIMEOUT s
 # --- 1. install --------------------------------------------------------------
 INSTALL_S=0
 missing=0
-for b in munged munge slurmctld slurmd sbatch sinfo; do
+bins=(munged munge slurmctld slurmd sbatch sinfo)
+pkgs=(munge slurmctld slurmd slurm-client)
+if [ "$ACCT" = 1 ]; then bins+=(slurmdbd mariadbd sacct); pkgs+=(slurmdbd mariadb-server); fi
+for b in "${bins[@]}"; do
   command -v "$b" >/dev/null 2>&1 || missing=1
 done
 if [ "$missing" = 1 ]; then
   [ "$INSTALL" = 1 ] || die "slurm/munge not installed and --no-install given"
   TI=$(now)
-  log "installing munge slurmctld slurmd slurm-client (apt-get)..."
+  log "installing ${pkgs[*]} (apt-get)..."
   export DEBIAN_FRONTEND=noninteractive
   # Keep the packages' maintainer scripts from starting daemons via init.d:
   # only if no policy-rc.d exists do we add (and later remove) our own.
@@ -118,7 +131,6 @@ if [ "$missing" = 1 ]; then
     chmod 755 /usr/sbin/policy-rc.d; own_policy=1
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  pkgs=(munge slurmctld slurmd slurm-client)
   rc=0
   apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/tmp/slurm-local-apt.log 2>&1 || rc=$?
   if [ "$rc" != 0 ]; then
@@ -183,8 +195,17 @@ mkdir -p "$RUN_DIR" "$SPOOL/slurmctld" "$SPOOL/slurmd" "$LOG_DIR" /etc/slurm
   echo "SelectTypeParameters=CR_CPU"
   echo "SchedulerType=sched/backfill"
   if [ -n "$SCHED_PARAMS" ]; then echo "SchedulerParameters=$SCHED_PARAMS"; fi
-  echo "JobAcctGatherType=jobacct_gather/none"
-  echo "AccountingStorageType=accounting_storage/none"
+  if [ "$ACCT" = 1 ]; then
+    echo "JobAcctGatherType=jobacct_gather/linux"
+    echo "JobAcctGatherFrequency=task=1"
+    echo "JobAcctGatherParams=OverMemoryKill"
+    echo "AccountingStorageType=accounting_storage/slurmdbd"
+    echo "AccountingStorageHost=127.0.0.1"
+    echo "AccountingStoragePort=$DBD_PORT"
+  else
+    echo "JobAcctGatherType=jobacct_gather/none"
+    echo "AccountingStorageType=accounting_storage/none"
+  fi
   echo "JobCompType=jobcomp/filetxt"
   echo "JobCompLoc=$LOG_DIR/jobcomp.log"
   echo "SlurmdParameters=config_overrides"
@@ -210,9 +231,13 @@ mkdir -p "$RUN_DIR" "$SPOOL/slurmctld" "$SPOOL/slurmd" "$LOG_DIR" /etc/slurm
   if [ -n "${SLURM_LOCAL_EXTRA_CONF:-}" ]; then printf '%s\n' "$SLURM_LOCAL_EXTRA_CONF"; fi
 } > "$CONF.up-new"
 
+# The daemons are restarted when the configuration differs from the one they
+# were started with (kept in $RUN_DIR by the last start), not merely from the
+# file: an up.sh that wrote a new file and then failed must not leave them on
+# the old one.
 CONF_CHANGED=0
+if ! cmp -s "$CONF.up-new" "$RUN_DIR/slurm.conf.started"; then CONF_CHANGED=1; fi
 if ! cmp -s "$CONF.up-new" "$CONF"; then
-  CONF_CHANGED=1
   if [ -s "$CONF" ] && ! head -1 "$CONF" | grep -Eq "$OURS_RE"; then
     bak="$CONF.bak.$(date +%Y%m%d%H%M%S)"; cp -p "$CONF" "$bak"
     log "existing foreign $CONF backed up to $bak"
@@ -254,6 +279,80 @@ else
   MUNGED_NOTE="munged=$MUNGED_PID"
 fi
 
+# --- 4b. accounting: MariaDB and slurmdbd (--accounting) ---------------------------
+# Started before slurmctld, which registers with slurmdbd as it starts.
+DBD_NOTE=""
+if [ "$ACCT" = 1 ]; then
+  db_ok() { mariadb-admin --socket=/run/mysqld/mysqld.sock ping; }
+  DB_PID=$(pid_from "$RUN_DIR/mariadbd.pid")
+  if alive "$DB_PID" mariadbd && db_ok >/dev/null 2>&1; then
+    DBD_NOTE+=" mariadbd=$DB_PID(kept)"
+  else
+    for p in $(pids_by_comm mariadbd); do
+      die "a mariadbd not started by up.sh is running (pid $p); stop it first"
+    done
+    rm -f "$RUN_DIR/mariadbd.pid"
+    install -d -o mysql -g mysql -m 0755 /run/mysqld
+    if [ ! -d /var/lib/mysql/mysql ]; then
+      mariadb-install-db --user=mysql --datadir=/var/lib/mysql >"$LOG_DIR/mariadb-install.log" 2>&1 \
+        || die "mariadb-install-db failed, see $LOG_DIR/mariadb-install.log"
+    fi
+    # It runs as mysql, so its PID file and log are where mysql may write;
+    # setsid: the database outlives this script, as the SLURM daemons do.
+    rm -f /run/mysqld/mariadbd.pid
+    install -o mysql -g mysql -m 0640 /dev/null "$LOG_DIR/mariadb.log"
+    setsid mariadbd --user=mysql --datadir=/var/lib/mysql --socket=/run/mysqld/mysqld.sock \
+      --pid-file=/run/mysqld/mariadbd.pid --bind-address=127.0.0.1 --skip-name-resolve \
+      --innodb-buffer-pool-size=64M --log-error="$LOG_DIR/mariadb.log" </dev/null >/dev/null 2>&1 &
+    wait_for db_ok || die "mariadbd not answering after ${TIMEOUT}s, see $LOG_DIR/mariadb.log"
+    wait_for test -s /run/mysqld/mariadbd.pid || die "mariadbd wrote no pid file"
+    DB_PID=$(pid_from /run/mysqld/mariadbd.pid)
+    alive "$DB_PID" mariadbd || die "mariadbd pid file /run/mysqld/mariadbd.pid unusable"
+    echo "$DB_PID" > "$RUN_DIR/mariadbd.pid"
+    DBD_NOTE+=" mariadbd=$DB_PID"
+  fi
+  # The root account of Debian's MariaDB logs in through the socket.
+  mariadb --socket=/run/mysqld/mysqld.sock -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm-local';
+    GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;" \
+    || die "could not create the database user slurm"
+  {
+    echo "$MARK — rerun up.sh to regenerate; local edits are overwritten."
+    echo "AuthType=auth/munge"
+    echo "DbdHost=localhost"
+    echo "DbdAddr=127.0.0.1"
+    echo "DbdPort=$DBD_PORT"
+    echo "SlurmUser=root"
+    echo "StorageType=accounting_storage/mysql"
+    echo "StorageHost=localhost"
+    echo "StorageUser=slurm"
+    echo "StoragePass=slurm-local"
+    echo "StorageLoc=slurm_acct_db"
+    echo "PidFile=$RUN_DIR/slurmdbd.pid"
+    echo "LogFile=$LOG_DIR/slurmdbd.log"
+  } > "$DBD_CONF.up-new"
+  chmod 600 "$DBD_CONF.up-new"
+  DBD_PID=$(pid_from "$RUN_DIR/slurmdbd.pid")
+  if ! cmp -s "$DBD_CONF.up-new" "$DBD_CONF"; then
+    mv -f "$DBD_CONF.up-new" "$DBD_CONF"
+    if alive "$DBD_PID" slurmdbd; then stop_pidfiles "$RUN_DIR/slurmdbd.pid" >/dev/null; fi
+  else
+    rm -f "$DBD_CONF.up-new"
+  fi
+  DBD_PID=$(pid_from "$RUN_DIR/slurmdbd.pid")
+  if alive "$DBD_PID" slurmdbd; then
+    DBD_NOTE+=" slurmdbd=$DBD_PID(kept)"
+  else
+    rm -f "$RUN_DIR/slurmdbd.pid"
+    ( cd / && slurmdbd ) || die "slurmdbd failed, see $LOG_DIR/slurmdbd.log"
+    wait_for sacctmgr -n show cluster || die "slurmdbd not answering after ${TIMEOUT}s, see $LOG_DIR/slurmdbd.log"
+    DBD_NOTE+=" slurmdbd=$(pid_from "$RUN_DIR/slurmdbd.pid")"
+  fi
+  if [ -z "$(sacctmgr -n -P show cluster local format=cluster 2>/dev/null)" ]; then
+    sacctmgr -i add cluster local >/dev/null || die "sacctmgr add cluster local failed"
+    CONF_CHANGED=1  # a slurmctld that registered before the cluster existed records nothing
+  fi
+fi
+
 # --- 5. slurmctld -----------------------------------------------------------------
 slurmd_pidfile() { if [ "$NNODES" = 1 ]; then echo "$RUN_DIR/slurmd.pid"; else echo "$RUN_DIR/slurmd-$1.pid"; fi; }
 CTLD_PID=$(pid_from "$RUN_DIR/slurmctld.pid")
@@ -265,7 +364,7 @@ fi
 if [ "$CONF_CHANGED" = 1 ] || [ "$CLEAN" = 1 ]; then
   # config changed (or --clean): restart whatever of ours is running
   pidfiles=("$RUN_DIR/slurmctld.pid")
-  for f in "$RUN_DIR"/slurmd*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
+  for f in "$RUN_DIR"/slurmd.pid "$RUN_DIR"/slurmd-*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
   stopped=$(stop_pidfiles "${pidfiles[@]}" | tr '\n' ' ')
   if [ -n "$stopped" ]; then log "config changed or --clean: restarted ${stopped% }"; fi
 fi
@@ -284,6 +383,7 @@ else
   CTLD_PID=$(pid_from "$RUN_DIR/slurmctld.pid")
   CTLD_NOTE="slurmctld=$CTLD_PID"
 fi
+cp -f "$CONF" "$RUN_DIR/slurm.conf.started"
 
 # --- 6. slurmd (one per node) -------------------------------------------------------
 SLURMD_NOTE=""
@@ -326,6 +426,6 @@ if [ "$WAIT_SCHED" = 1 ] && ! wait_for sched_cycled; then
   log "warning: no scheduler cycle seen after ${TIMEOUT}s (continuing)"
 fi
 STATES=$(sinfo -h -N -p debug -o '%N=%t' | sort -u | tr '\n' ' ')
-echo "slurm-local UP: cluster=local partition=debug nodes=[${STATES% }] cpus/node=$CPUS (hw $HW_CPUS) mem=${HW_MEM}M MaxArraySize=$MAX_ARRAY $MUNGED_NOTE $CTLD_NOTE${SLURMD_NOTE} install=${INSTALL_S}s total=$(elapsed "$T0")s conf=$CONF logs=$LOG_DIR"
+echo "slurm-local UP: cluster=local partition=debug nodes=[${STATES% }] cpus/node=$CPUS (hw $HW_CPUS) mem=${HW_MEM}M MaxArraySize=$MAX_ARRAY $MUNGED_NOTE$DBD_NOTE $CTLD_NOTE${SLURMD_NOTE} install=${INSTALL_S}s total=$(elapsed "$T0")s conf=$CONF logs=$LOG_DIR"
 
 if [ ${#EXEC[@]} -gt 0 ]; then exec "${EXEC[@]}"; fi
