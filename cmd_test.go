@@ -29,8 +29,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI contracts in testdata/script. Each script gets a
-// copy of examples/ in its work directory. Besides the standard commands
-// they use:
+// copy of examples/ and python/ (the Python helpers) in its work directory.
+// Besides the standard commands they use:
 //
 //	exits CODE PROG ARGS...    run PROG (like exec) and check its exit code
 //	lines FILE N [REGEXP]      FILE (or stdout, stderr) has N lines matching
@@ -41,6 +41,10 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	helpers, err := filepath.Abs("python")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
@@ -48,6 +52,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
 			if home := os.Getenv("HOME"); home != "" {
 				env.Setenv("HOME", home) // pyenv's python3 shim finds its Python there
+			}
+			if err := copyDir(helpers, filepath.Join(env.WorkDir, "python")); err != nil {
+				return err
 			}
 			return copyDir(examples, filepath.Join(env.WorkDir, "examples"))
 		},
@@ -144,13 +151,12 @@ func copyDir(src, dst string) error {
 // TestPandasSnippet runs the pandas snippet on the CSV export of the
 // pi example. It needs python3 with pandas (Debian: python3-pandas).
 func TestPandasSnippet(t *testing.T) {
-	python := pythonWithPandas()
-	if python == "" {
-		t.Skip("skipped: no python3 with pandas (apt-get install python3-pandas)")
-	}
+	python := requirePandas(t)
 	work := t.TempDir()
-	if err := copyDir("examples", filepath.Join(work, "examples")); err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{"examples", "python"} {
+		if err := copyDir(dir, filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Setenv("PYTHONDONTWRITEBYTECODE", "1")
 	storeDir := filepath.Join(work, "pi")
@@ -197,6 +203,54 @@ print(successful.groupby("n_samples")["pi_estimate"].mean())
 			t.Errorf("mean pi estimate %v, want about 3.14:\n%s", m, out)
 		}
 	}
+}
+
+// requirePandas returns a Python that imports pandas. Without one the test
+// skips, and says how to get one; in CI ($METALAB_CI or $CI set, as .ci/run
+// sets it), where hack/test.sh installs python3-pandas, it fails instead,
+// so that the Python tests cannot go quietly missing.
+func requirePandas(t *testing.T) string {
+	t.Helper()
+	python := pythonWithPandas()
+	if python != "" {
+		return python
+	}
+	if inCI() {
+		t.Fatal("no python3 with pandas, which CI must have: hack/test.sh installs python3-pandas")
+	}
+	t.Skip("skipped: no python3 with pandas (apt-get install python3-pandas)")
+	return ""
+}
+
+// inCI reports whether the tests run in CI: $METALAB_CI or $CI is set to
+// something other than "", "0" or "false".
+func inCI() bool {
+	for _, v := range []string{os.Getenv("METALAB_CI"), os.Getenv("CI")} {
+		if v != "" && v != "0" && v != "false" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPythonReader runs the tests of python/ (python -m unittest): the
+// Python reader metalab_results.py against stores they make with this
+// binary (the test binary acting as metalab, on $PATH), of per-run and
+// persistent Python operations that capture series, data and artifacts
+// through metalab_capture.py and metalab_persistent.py.
+func TestPythonReader(t *testing.T) {
+	python := requirePandas(t)
+	bin, err := exec.LookPath("metalab")
+	if err != nil {
+		t.Fatalf("the metalab command of the test binary is not on $PATH: %v", err)
+	}
+	cmd := exec.Command(python, "-m", "unittest", "discover", "-s", "python", "-p", "test_*.py", "-v")
+	cmd.Env = append(os.Environ(), "METALAB_BIN="+bin, "PYTHONDONTWRITEBYTECODE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python tests: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
 
 // pythonWithPandas finds a Python that imports pandas: python3 from $PATH,

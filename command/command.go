@@ -39,6 +39,15 @@ type Spec struct {
 	// Grace is how long the process group has between SIGTERM and SIGKILL;
 	// 0 means [DefaultGrace].
 	Grace time.Duration
+	// ScratchCwd runs each run in its own scratch directory
+	// ($METALAB_SCRATCH, emptied after the run) instead of Dir, so that
+	// runs at once that write files of the same name (out.npy) do not
+	// collide. An argument that names a file or directory relative to Dir
+	// (the script: ["python3", "train.py"]) is then passed as its absolute
+	// path, since the run no longer starts beside it. (A persistent
+	// process starts in its slot's scratch directory, emptied after each
+	// run.)
+	ScratchCwd bool
 }
 
 // Op runs a program once per run. It implements [launcher.Operation].
@@ -115,14 +124,29 @@ func New(spec Spec) (*Op, error) {
 		return nil, err
 	}
 	spec.Argv = append([]string(nil), spec.Argv...)
+	if spec.ScratchCwd {
+		for i, a := range spec.Argv[1:] {
+			if a == "" || filepath.IsAbs(a) || strings.HasPrefix(a, "-") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, a)); err == nil {
+				spec.Argv[i+1] = filepath.Join(dir, a)
+			}
+		}
+	}
 	return &Op{spec: spec, path: path, dir: dir}, nil
 }
 
 // Path is the program every run executes, resolved by [New].
 func (o *Op) Path() string { return o.path }
 
-// Dir is the runs' working directory.
+// Dir is the runs' working directory, or with Spec.ScratchCwd the
+// directory their command's relative paths were resolved in.
 func (o *Op) Dir() string { return o.dir }
+
+// Argv is the command as runs get it: with Spec.ScratchCwd, arguments that
+// name files beside the experiment are absolute.
+func (o *Op) Argv() []string { return append([]string(nil), o.spec.Argv...) }
 
 // lookPath finds the program as exec.LookPath would, but relative to dir for
 // a path with a slash, and in pathList rather than $PATH. Relative entries

@@ -96,6 +96,7 @@ type proc struct {
 	exited  chan struct{}
 	sl      *slot    // the scratch directory: scratch/ and each run's artifacts
 	scratch *os.Root // scratch/ in it
+	cwd     string   // the process's working directory
 	stdout  *logFile
 	stderr  *logFile
 	st      *store.Store // where the logs are
@@ -229,9 +230,13 @@ func (p *Persistent) start(rt *launcher.Runtime, logName string) (*proc, error) 
 	if err != nil {
 		return fail(err)
 	}
+	pr.cwd = p.op.dir
+	if p.op.spec.ScratchCwd {
+		pr.cwd = sl.path + "/scratch"
+	}
 	cmd := exec.Command(p.op.path, p.op.spec.Argv[1:]...)
 	cmd.Args[0] = p.op.spec.Argv[0]
-	cmd.Dir = p.op.dir
+	cmd.Dir = pr.cwd
 	cmd.Env = env
 	cmd.Stdout = pr.stdout.f
 	cmd.Stderr = pr.stderr.f
@@ -361,7 +366,7 @@ func (p *Persistent) send(ctx context.Context, pr *proc, rt *launcher.Runtime) (
 					// Skipped without being held: not counted.
 					rec.Fail(fmt.Errorf("capture line %d: %v (max_capture_line); skipped", n, l.err))
 				default:
-					if other := rec.ApplyLine(n, l.line, p.op.dir, rt.RunID); other != "" {
+					if other := rec.ApplyLine(n, l.line, pr.cwd, rt.RunID); other != "" {
 						late[other]++
 					}
 				}

@@ -19,14 +19,14 @@ import (
 	"github.com/metalab-hpc/metalab/store"
 )
 
-// persistentOp writes a Python operation served by examples/metalab_persistent.py
+// persistentOp writes a Python operation served by python/metalab_persistent.py
 // and returns its persistent operation.
 func persistentOp(t *testing.T, body string) *Persistent {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is needed for persistent-mode tests")
 	}
-	helper, err := filepath.Abs("../examples")
+	helper, err := filepath.Abs("../python")
 	if err != nil {
 		t.Fatal(err)
 	}

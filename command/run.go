@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/metalab-hpc/metalab/capture"
@@ -258,9 +259,13 @@ func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
 	defer stdout.next()
 	defer stderr.next()
 
+	cwd := o.dir
+	if o.spec.ScratchCwd {
+		cwd = sl.path
+	}
 	cmd := exec.CommandContext(ctx, o.path, o.spec.Argv[1:]...)
 	cmd.Args[0] = o.spec.Argv[0]
-	cmd.Dir = o.dir
+	cmd.Dir = cwd
 	cmd.Env = env
 	cmd.Stdout = stdout.f
 	cmd.Stderr = stderr.f
@@ -273,11 +278,26 @@ func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
 	if err := startProcess(cmd); err != nil {
 		return out, fmt.Errorf("start %s: %w", o.spec.Argv[0], err)
 	}
+	// Capture lines are read as the run appends them, so that an
+	// artifact it names by path is copied then, while the file is there
+	// (it may be a temporary file the run removes before it exits). The
+	// capture file is read through metalab's own descriptor, which still
+	// holds what the run wrote even if it removed the name.
+	exited := make(chan struct{})
+	tailed := make(chan struct{})
+	go func() {
+		defer close(tailed)
+		if err := in.rec.ApplyLines(&followReader{f: files.capFile, exited: exited}, cwd); err != nil {
+			in.rec.Fail(fmt.Errorf("reading $METALAB_CAPTURE: %w", err))
+		}
+	}()
 	waitErr := cmd.Wait()
 	waited(cmd.Process.Pid)
 	// Nothing of the run may outlive it: its group, and what left the
 	// group (a daemon), before metalab looks at what it left.
 	killLeftovers(cmd.Process.Pid, in.tag)
+	close(exited)
+	<-tailed
 
 	out.stdout = stdout.ref()
 	out.stderr = stderr.ref()
@@ -304,13 +324,6 @@ func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
 			out.stdoutCapture = captureOnStdout(stdout.f, out.stdout)
 		}
 	}
-	// The capture file is read through metalab's own descriptor, which
-	// still holds what the run wrote even if it removed the name.
-	if _, err := files.capFile.Seek(0, io.SeekStart); err == nil {
-		if err := in.rec.ApplyLines(files.capFile, o.dir); err != nil {
-			in.rec.Fail(fmt.Errorf("reading $METALAB_CAPTURE: %w", err))
-		}
-	}
 	if artMsg == "" && !sl.broken {
 		collectArtifacts(in.rec, files.art, "$METALAB_ARTIFACT_DIR")
 	}
@@ -331,6 +344,47 @@ func (o *Op) run(ctx context.Context, sl *slot, in runInput) (outcome, error) {
 		return out, errors.New(msg)
 	}
 	return out, procErr
+}
+
+// followReader reads a capture file as a run appends to it: at its end it
+// waits for more, polling (a few milliseconds at first, backing off to
+// followMaxPoll while nothing comes), until exited is closed, after which
+// the end of the file is the end.
+type followReader struct {
+	f      *os.File
+	exited <-chan struct{}
+	timer  *time.Timer
+}
+
+// followMinPoll and followMaxPoll bound how long a followReader waits
+// before it looks for more lines: short enough that a line naming a
+// temporary file is read before most programs get to remove it, and
+// idle slots cost a read now and then.
+const (
+	followMinPoll = time.Millisecond
+	followMaxPoll = 50 * time.Millisecond
+)
+
+func (r *followReader) Read(p []byte) (int, error) {
+	delay := followMinPoll
+	for {
+		n, err := r.f.Read(p)
+		if n > 0 || err != io.EOF {
+			return n, err
+		}
+		if r.timer == nil {
+			r.timer = time.NewTimer(delay)
+		} else {
+			r.timer.Reset(delay)
+		}
+		select {
+		case <-r.exited:
+			r.timer.Stop()
+			return r.f.Read(p)
+		case <-r.timer.C:
+		}
+		delay = min(2*delay, followMaxPoll)
+	}
 }
 
 // processError says how the process ended, if not with exit status 0, and

@@ -13,7 +13,7 @@ import (
 	"github.com/metalab-hpc/metalab/launcher"
 )
 
-// command reads command, mode, workdir and env into the operation that
+// command reads command, mode, workdir, cwd and env into the operation that
 // runs once per run. The command is resolved and checked now (it exists and
 // is executable), so that a typo fails before a sweep is submitted.
 func (l *loader) command(raw map[string]any) (launcher.Operation, error) {
@@ -38,6 +38,17 @@ func (l *loader) command(raw map[string]any) (launcher.Operation, error) {
 			return nil, l.errAt(path{"workdir"}, "workdir is relative to the experiment file's directory, "+l.dir,
 				"workdir %s does not exist or is not a directory", dir)
 		}
+	}
+
+	cwd, err := l.str(raw, path{"cwd"}, false)
+	if err != nil {
+		return nil, err
+	}
+	switch cwd {
+	case "", "workdir", "scratch":
+	default:
+		return nil, l.errAt(path{"cwd"}, `cwd is "workdir" (the default: every run starts in workdir) or "scratch" (each run starts in its own $METALAB_SCRATCH)`,
+			"unknown cwd %q", cwd)
 	}
 
 	env := map[string]string{}
@@ -70,7 +81,7 @@ func (l *loader) command(raw map[string]any) (launcher.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := command.Spec{Argv: argv, Dir: dir, Env: env}
+	spec := command.Spec{Argv: argv, Dir: dir, Env: env, ScratchCwd: cwd == "scratch"}
 	var op launcher.Operation
 	if mode == "persistent" {
 		op, err = command.NewPersistent(spec)

@@ -38,7 +38,7 @@ var spaceEntrySchema = fixed(map[string]*schema{"dist": leaf, "low": leaf, "high
 
 var rootSchema = fixed(map[string]*schema{
 	"name": leaf, "version": leaf, "description": leaf,
-	"command": leaf, "mode": leaf, "workdir": leaf, "env": free,
+	"command": leaf, "mode": leaf, "workdir": leaf, "cwd": leaf, "env": free,
 	"timeout": leaf, "retries": leaf,
 	"max_artifact_size": leaf, "max_capture_line": leaf, "max_capture_size": leaf,
 	"params": fixed(map[string]*schema{

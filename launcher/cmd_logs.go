@@ -1,9 +1,11 @@
 package launcher
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,24 +17,31 @@ type logsOptions struct {
 	RunID  string
 	Stdout bool // only stdout
 	Stderr bool // only stderr
+	Log    bool // only the captured log lines
 }
 
 func (a *App) cmdLogs() *cli.Command {
 	return &cli.Command{
 		Name:      "logs",
-		Usage:     "print what one run wrote to stdout and stderr",
+		Usage:     "print what one run wrote to stdout and stderr, and the lines it logged",
 		ArgsUsage: "RUN_ID",
-		Description: "Prints the output of one command run (an experiment file's command): its stdout,\n" +
-			"then its stderr, as kept in the store's per-worker log files. A unique prefix of\n" +
-			"at least 4 characters names a run. Run IDs are in 'metalab results'.\n\n" +
+		Description: "Prints what one run left: the stdout, then the stderr of a command run (an\n" +
+			"experiment file's command), as kept in the store's per-worker log files, then the\n" +
+			"lines the run logged through the capture protocol ({\"log\": ...}, capture.log in\n" +
+			"Python, c.Log in Go), which its record holds, under a line '--- capture log ---'\n" +
+			"when output precedes them. A Go operation's run has only its logged lines.\n" +
+			"--stdout, --stderr and --log print only those; a unique prefix of at least 4\n" +
+			"characters names a run. Run IDs are in 'metalab results'.\n\n" +
 			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab logs --store runs/pi 3f2a9c1e5b7d4a60\n" +
-			"   metalab logs --store runs/pi 3f2a --stderr",
+			"   metalab logs --store runs/pi 3f2a --stderr\n" +
+			"   metalab logs --store runs/pi 3f2a --log",
 		Flags: []cli.Flag{
 			storeFlag(),
 			&cli.BoolFlag{Name: "stdout", Usage: "print only stdout"},
 			&cli.BoolFlag{Name: "stderr", Usage: "print only stderr"},
+			&cli.BoolFlag{Name: "log", Usage: "print only the lines the run logged (capture.log, c.Log)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -43,6 +52,7 @@ func (a *App) cmdLogs() *cli.Command {
 				RunID:  c.Args().First(),
 				Stdout: c.Bool("stdout"),
 				Stderr: c.Bool("stderr"),
+				Log:    c.Bool("log"),
 			}, a.Stdout)
 		},
 	}
@@ -66,20 +76,42 @@ func (a *App) runLogs(ctx context.Context, opts logsOptions, out io.Writer) erro
 		return damageExit(a.Name, opts.Store, err)
 	}
 	damage := err
-	if rec.Stdout == nil && rec.Stderr == nil {
-		return usageErr("only runs of an experiment file's command keep their output",
-			"run %s (%s) kept no output", rec.RunID, rec.Status)
+	if rec.Stdout == nil && rec.Stderr == nil && len(rec.Logs) == 0 {
+		return usageErr("a command's stdout and stderr are kept, and the lines any run logs (capture.log in Python, c.Log in Go)",
+			"run %s (%s) kept no output and logged no line", rec.RunID, rec.Status)
 	}
-	both := opts.Stdout == opts.Stderr
-	if (both || opts.Stdout) && rec.Stdout != nil {
-		if err := copyLog(out, st, rec.Stdout); err != nil {
+	all := !opts.Stdout && !opts.Stderr && !opts.Log
+	printed := false
+	for _, part := range []struct {
+		want bool
+		ref  *store.LogRef
+	}{{all || opts.Stdout, rec.Stdout}, {all || opts.Stderr, rec.Stderr}} {
+		if !part.want || part.ref == nil {
+			continue
+		}
+		if err := copyLog(out, st, part.ref); err != nil {
 			return err
 		}
+		printed = printed || part.ref.Length > 0
 	}
-	if (both || opts.Stderr) && rec.Stderr != nil {
-		if err := copyLog(out, st, rec.Stderr); err != nil {
+	if (all || opts.Log) && len(rec.Logs) > 0 {
+		if err := writeLogLines(out, rec.Logs, printed); err != nil {
 			return err
 		}
 	}
 	return damageExit(a.Name, opts.Store, damage)
+}
+
+// writeLogLines writes the lines a run logged, one a line, under a line
+// that tells them from the output before them, if any.
+func writeLogLines(w io.Writer, lines []string, after bool) error {
+	bw := bufio.NewWriter(w)
+	if after {
+		bw.WriteString("--- capture log ---\n")
+	}
+	for _, l := range lines {
+		bw.WriteString(strings.TrimSuffix(l, "\n"))
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
 }

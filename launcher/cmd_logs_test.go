@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/seeds"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -140,8 +142,8 @@ func TestRunLogs(t *testing.T) {
 	}
 }
 
-// TestRunLogsNoOutput: a run of a Go operation keeps no output; asking for
-// it is bad input.
+// TestRunLogsNoOutput: a run of a Go operation that logged nothing keeps
+// no output; asking for it is bad input.
 func TestRunLogsNoOutput(t *testing.T) {
 	exp := sweepExp("nolog", 1)
 	dir := localSweep(t, exp, 1)
@@ -153,7 +155,52 @@ func TestRunLogsNoOutput(t *testing.T) {
 	app, _ := testApp(exp, nil)
 	err = app.runLogs(context.Background(), logsOptions{Store: dir, RunID: id}, &bytes.Buffer{})
 	code, stderr := exitOutput(err)
-	if code != ExitUsage || !strings.Contains(stderr, "kept no output\nhint: only runs of an experiment file's command keep their output\n") {
+	if code != ExitUsage || !strings.Contains(stderr, "kept no output and logged no line\nhint: a command's stdout and stderr are kept, and the lines any run logs (capture.log in Python, c.Log in Go)\n") {
 		t.Errorf("runLogs()=%v (exit %d), want exit %d and a hint", err, code, ExitUsage)
+	}
+}
+
+// TestRunLogsLogged: the lines a Go operation logged are its logs; a
+// command run's follow its output under a line that tells them apart.
+func TestRunLogsLogged(t *testing.T) {
+	exp := Experiment{Name: "logged", Version: "1", Seeds: seeds.New(1, 1),
+		Operation: Op(func(c capture.Capture) {
+			c.Log("epoch %d", 1)
+			c.Log("converged")
+		})}
+	dir := localSweep(t, exp, 1)
+	plan, err := NewPlan(&exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts logsOptions
+		out  string
+	}{
+		{"all", logsOptions{}, "epoch 1\nconverged\n"},
+		{"--log", logsOptions{Log: true}, "epoch 1\nconverged\n"},
+		{"--stdout", logsOptions{Stdout: true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _ := testApp(exp, nil)
+			opts := tt.opts
+			opts.Store, opts.RunID = dir, plan.At(0).ID
+			var out bytes.Buffer
+			if err := app.runLogs(context.Background(), opts, &out); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := out.String(), tt.out; got != want {
+				t.Errorf("runLogs() wrote %q, want %q", got, want)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := writeLogLines(&out, []string{"a", "b"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "--- capture log ---\na\nb\n"; got != want {
+		t.Errorf("writeLogLines() after output wrote %q, want %q", got, want)
 	}
 }

@@ -35,6 +35,12 @@ func (a *App) cmdResults() *cli.Command {
 			"experiment and version lead each row; --experiment NAME[@VERSION] picks one.\n" +
 			"csv opens in pandas as is; jsonl and json hold the full records (data, series,\n" +
 			"artifacts, logs).\n\n" +
+			"series is a long CSV of the series (metrics reported with a step: learning\n" +
+			"curves): one row per point, with the columns run_id, status, replicate, one per\n" +
+			"param, then metric, step and value; a null value is an empty cell. pandas pivots\n" +
+			"it: df.pivot_table(index=\"step\", columns=\"lr\", values=\"value\"). It streams as\n" +
+			"csv does; --where and --sort pick and order its runs, --columns does not apply.\n" +
+			"'summary --series METRIC' gives the mean and confidence interval per step.\n\n" +
 			"The table shows the error of each run that has one (its first line; 'logs' prints\n" +
 			"a command's whole output).\n\n" +
 			"--where NAME OP VALUE keeps the runs that meet it (repeat it: a run must meet\n" +
@@ -53,6 +59,7 @@ func (a *App) cmdResults() *cli.Command {
 			"   metalab results --store runs/pi\n" +
 			"   metalab results --store runs/pi --format csv --output results.csv\n" +
 			"   metalab results --store runs/pi --status failed\n" +
+			"   metalab results --store runs/sweep --format series --output curves.csv\n" +
 			"   metalab results --store runs/pi --experiment pi_mc@0.2\n" +
 			"   metalab results --store runs/pi --where n_samples=1000 --where 'pi_estimate>3'\n" +
 			"   metalab results --store runs/pi --sort -pi_estimate --columns run_id,n_samples,pi_estimate\n" +
@@ -60,7 +67,7 @@ func (a *App) cmdResults() *cli.Command {
 		Flags: []cli.Flag{
 			storeFlag(),
 			experimentFlag(),
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table, csv, jsonl or json"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table, csv, jsonl, json or series"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
 			&cli.StringSliceFlag{Name: "status", Usage: "only runs with this status (completed, failed, cancelled, running); repeatable"},
 			&cli.StringSliceFlag{Name: "where", Usage: "only runs that meet `COND`: NAME=VALUE, or NAME!=, <, <=, >, >= VALUE ('pi_estimate>3'); repeatable"},
@@ -86,20 +93,21 @@ func (a *App) cmdResults() *cli.Command {
 // errOut.
 func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 	write := map[string]func(*Results, io.Writer) error{
-		"table": (*Results).WriteTable,
-		"csv":   (*Results).WriteCSV,
-		"jsonl": (*Results).WriteJSONL,
-		"json":  (*Results).WriteJSON,
+		"table":  (*Results).WriteTable,
+		"csv":    (*Results).WriteCSV,
+		"jsonl":  (*Results).WriteJSONL,
+		"json":   (*Results).WriteJSON,
+		"series": (*Results).WriteSeries,
 	}[opts.Format]
 	if write == nil {
-		return usageErr("use table, csv, jsonl or json", "unknown --format %q", opts.Format)
+		return usageErr("use table, csv, jsonl, json or series", "unknown --format %q", opts.Format)
 	}
 	q, err := parseQuery(opts.Where, opts.Sort, opts.Columns)
 	if err != nil {
 		return err
 	}
-	if q.columns != nil && (opts.Format == "json" || opts.Format == "jsonl") {
-		return usageErr("json and jsonl hold whole records; --columns picks the columns of table and csv",
+	if q.columns != nil && (opts.Format == "json" || opts.Format == "jsonl" || opts.Format == "series") {
+		return usageErr("json and jsonl hold whole records, series the points of series; --columns picks the columns of table and csv",
 			"--columns with --format %s", opts.Format)
 	}
 	var statuses []store.Status
@@ -111,7 +119,7 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 		statuses = append(statuses, st)
 	}
 	if stream := map[string]func(*store.Store, []store.Status, experimentFilter, io.Writer) error{
-		"csv": streamCSV, "jsonl": streamJSONL,
+		"csv": streamCSV, "jsonl": streamJSONL, "series": streamSeries,
 	}[opts.Format]; stream != nil && q.empty() {
 		st, err := store.OpenExisting(opts.Store)
 		if err != nil {

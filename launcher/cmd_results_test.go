@@ -28,7 +28,7 @@ func TestRunResults(t *testing.T) {
 		{name: "jsonl", opts: resultsOptions{Format: "jsonl"}, lines: 6, has: `"status":"completed"`},
 		{name: "json of the completed", opts: resultsOptions{Format: "json", Status: []string{"completed"}}, has: `"status": "completed"`},
 		{name: "a bad format", opts: resultsOptions{Format: "xml"}, code: ExitUsage,
-			stderr: "metalab: unknown --format \"xml\"\nhint: use table, csv, jsonl or json\n"},
+			stderr: "metalab: unknown --format \"xml\"\nhint: use table, csv, jsonl, json or series\n"},
 		{name: "a bad status", opts: resultsOptions{Format: "csv", Status: []string{"done"}}, code: ExitUsage,
 			stderr: "metalab: unknown --status \"done\"\nhint: use completed, failed, cancelled or running\n"},
 		{name: "the table of the failed shows their errors", opts: resultsOptions{Format: "table", Status: []string{"failed"}}, lines: 3, has: "x=1 fails"},

@@ -13,7 +13,9 @@ type summaryOptions struct {
 	// Experiment picks the runs of one experiment, NAME[@VERSION].
 	Experiment string
 	GroupBy    []string
-	JSON       bool
+	// Series summarises this series per step instead of the metrics.
+	Series string
+	JSON   bool
 }
 
 func (a *App) cmdSummary() *cli.Command {
@@ -30,15 +32,21 @@ func (a *App) cmdSummary() *cli.Command {
 			"Runs of different experiments or versions (a store holds every one run into it) are\n" +
 			"never pooled: each group is of one experiment version, named in the experiment and\n" +
 			"version columns when there is more than one. --experiment NAME[@VERSION] picks one.\n\n" +
+			"--series METRIC summarises a series (a metric reported with a step) instead: the\n" +
+			"same statistics per group and step, with a step column, for a learning curve with\n" +
+			"its confidence band. 'results --format series' exports the points themselves.\n\n" +
+			"A param named as a column of the table (n, mean, metric, ...) is headed param_NAME.\n\n" +
 			damageHelp + "\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab summary --store runs/pi --group-by n_samples\n" +
 			"   metalab summary --store runs/sweep --group-by lr,batch --json\n" +
-			"   metalab summary --store runs/sweep --group-by lr --experiment sweep@2",
+			"   metalab summary --store runs/sweep --group-by lr --experiment sweep@2\n" +
+			"   metalab summary --store runs/sweep --group-by lr --series loss",
 		Flags: []cli.Flag{
 			storeFlag(),
 			experimentFlag(),
 			&cli.StringFlag{Name: "group-by", Aliases: []string{"g"}, Usage: "comma-separated `PARAMS` (default: no grouping)"},
+			&cli.StringFlag{Name: "series", Usage: "summarise the series `METRIC` per step (a metric reported with a step)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -49,7 +57,7 @@ func (a *App) cmdSummary() *cli.Command {
 				}
 			}
 			return a.runSummary(summaryOptions{Store: c.String("store"), Experiment: c.String("experiment"),
-				GroupBy: groupBy, JSON: c.Bool("json")}, a.Stdout, a.Stderr)
+				GroupBy: groupBy, Series: c.String("series"), JSON: c.Bool("json")}, a.Stdout, a.Stderr)
 		},
 	}
 }
@@ -73,7 +81,15 @@ func (a *App) runSummary(opts summaryOptions, out, errOut io.Writer) error {
 			return usageErr("params in this store: "+strings.Join(sortedKeys(known), ", "), "no param %q in the store", g)
 		}
 	}
-	stats := res.Summary(opts.GroupBy...)
+	var stats []GroupStat
+	if opts.Series != "" {
+		stats = res.SeriesSummary(opts.Series, opts.GroupBy...)
+		if err := res.Err(); err != nil {
+			return err
+		}
+	} else {
+		stats = res.Summary(opts.GroupBy...)
+	}
 	if opts.JSON {
 		if stats == nil {
 			stats = []GroupStat{}

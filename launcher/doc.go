@@ -23,8 +23,11 @@
 // of workers, each with a [Runtime] and a capture.Recorder; [Handle.Status]
 // tells how far it got, [Handle.Cancel] stops it, and [Handle.Result]
 // waits for its [Results]: [Results.Table], [Results.All], [Results.Where],
-// [Results.Summary], [Results.WriteCSV]. [LoadResults] reads the results of
-// a store again later.
+// [Results.Summary], [Results.SeriesSummary], [Results.WriteCSV],
+// [Results.WriteSeries]. A param or metric name that no run has is an
+// error of [Results.Err], as it is of the command line. [LoadResults] reads
+// the results of a store again later; python/metalab_results.py reads them
+// into pandas through the command line's exports.
 //
 // A sweep grows: run an experiment with more values, cases, replicates or
 // trials into its store, and only the runs the store lacks execute, since
@@ -71,7 +74,7 @@
 // compiled into it; the metalab binary (the repository's main.go) is an
 // [App] that also loads experiment files. Both answer the same commands,
 // one cmd_<name>.go each: run, submit, worker, collect, status, results,
-// summary, logs and cancel, with help, version and completion (bash, zsh,
+// summary, logs, artifacts and cancel, with help, version and completion (bash, zsh,
 // fish) beside them. A command's file builds an options struct from
 // its flags and calls one function that returns an error, tested with a
 // buffer and a stand-in scheduler; cli.go holds what commands share. [App]

@@ -54,6 +54,12 @@ var exitCodes = map[string][]exitCodeDoc{
 	"results": {{ExitOK, "the results were printed"}, codeReadFailed, codeUsageStore, codeDamaged},
 	"summary": {{ExitOK, "the summary was printed"}, codeReadFailed, codeUsageStore, codeDamaged},
 	"logs":    {{ExitOK, "the run's output was printed"}, codeReadFailed, {ExitUsage, "bad usage, no such run, or a directory that is not a store"}, codeDamaged},
+	"artifacts": {
+		{ExitOK, "the artifacts were listed (and copied, with --copy)"},
+		{ExitRunsFailed, "the store could not be read, or an artifact not copied (a file that is not the one its record describes)"},
+		{ExitUsage, "bad usage, no such run or artifact name, or a directory that is not a store"},
+		codeDamaged,
+	},
 	"status": {
 		{ExitOK, "the counts were printed"},
 		{ExitRunsFailed, "the store could not be read"},

@@ -267,6 +267,7 @@ func (a *App) cliApp() *cli.App {
 			a.cmdSummary(),
 			a.cmdStatus(),
 			a.cmdLogs(),
+			a.cmdArtifacts(),
 			a.cmdSubmit(),
 			a.cmdWorker(),
 			a.cmdCollect(),

@@ -239,7 +239,7 @@ func (q query) apply(res *Results) (*Results, []column, error) {
 	if len(q.sort) > 0 {
 		runs := append([]*Record(nil), res.list()...)
 		sort.SliceStable(runs, func(i, j int) bool { return q.less(runs[i], runs[j]) })
-		res = &Results{dir: res.dir, runs: runs}
+		res = res.derive(runs)
 	}
 	if q.columns == nil {
 		return res, nil, nil

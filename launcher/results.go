@@ -30,10 +30,25 @@ type Record = store.Record
 // The results of [Handle.Result] are read from the store on first use, so
 // that a sweep of millions of runs does not hold them all in memory unless
 // asked to; [Results.Err] tells whether that reading failed.
+//
+// Methods that take a param or metric name ([Results.Where],
+// [Results.Metric], [Results.Mean], [Results.Summary],
+// [Results.SeriesSummary]) check it as the command line does: a name that
+// no run of the results they were read as has (a typo: "LR" for "lr") is
+// an error, reported by [Results.Err] of the results the method was called
+// on and of those it returns, and the method returns nothing (NaN for
+// Mean). A name that some runs lack is no error: they are left out.
 type Results struct {
 	dir  string
 	runs []*Record
 	lazy *lazyRuns // nil for results read at once
+
+	// known are the names of the results these were derived from (by
+	// Filter, Where, ...), which a name is checked against: a filter
+	// that leaves no run with a metric does not make its name a typo.
+	known *knownNames
+	mu    sync.Mutex
+	err   error // the first unknown name
 }
 
 // lazyRuns reads a Results' runs on first use.
@@ -75,14 +90,35 @@ func (r *Results) list() []*Record {
 }
 
 // Err is the error of reading the results from the store, if they were read
-// lazily and that failed; the results are then empty, unless the error is a
-// [*store.DamageError]: then they hold every run that could be read.
+// lazily and that failed (the results are then empty, unless the error is a
+// [*store.DamageError]: then they hold every run that could be read), or
+// else the first unknown param or metric name given to these results or to
+// those they were derived from.
 func (r *Results) Err() error {
-	if r.lazy == nil {
-		return nil
+	if r.lazy != nil {
+		r.list()
+		if r.lazy.err != nil {
+			return r.lazy.err
+		}
 	}
-	r.list()
-	return r.lazy.err
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// setErr notes err, unless an error was noted before.
+func (r *Results) setErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// derive returns results of the given runs, derived from r: they check
+// names against r's and carry r's error.
+func (r *Results) derive(runs []*Record) *Results {
+	return &Results{dir: r.dir, runs: runs, known: r.names(), err: r.Err()}
 }
 
 // LoadResults reads the results of the store at dir, merging its node
@@ -310,13 +346,13 @@ func (r *Results) StoreDir() string { return r.dir }
 
 // Filter returns the runs for which keep is true.
 func (r *Results) Filter(keep func(*Record) bool) *Results {
-	out := &Results{dir: r.dir}
+	var runs []*Record
 	for _, run := range r.list() {
 		if keep(run) {
-			out.runs = append(out.runs, run)
+			runs = append(runs, run)
 		}
 	}
-	return out
+	return r.derive(runs)
 }
 
 // WithStatus returns the runs that have one of the given statuses.
@@ -334,12 +370,29 @@ func (r *Results) WithStatus(statuses ...store.Status) *Results {
 // Completed returns the completed runs.
 func (r *Results) Completed() *Results { return r.WithStatus(store.StatusCompleted) }
 
-// Where returns the runs whose param name equals value (compared after
-// normalisation, so Where("n", 1000) matches an int64 1000).
+// Where returns the runs whose param name equals value. Numbers compare by
+// value, whatever their Go type: Where("n", 100), Where("n", int64(100))
+// and Where("n", 100.0) all match n = 100; other values compare by their
+// canonical JSON. A name that no run has is an error (see [Results]): the
+// returned results are empty, and their Err says so.
 func (r *Results) Where(name string, value any) *Results {
+	if err := r.names().param(name); err != nil {
+		out := r.derive(nil)
+		out.setErr(err)
+		r.setErr(err)
+		return out
+	}
+	if want, ok := number(value); ok {
+		return r.Filter(func(run *Record) bool {
+			got, ok := number(run.Params[name])
+			return ok && got.equal(want)
+		})
+	}
 	want, err := params.Canonical(value)
 	if err != nil {
-		return &Results{dir: r.dir}
+		out := r.derive(nil)
+		out.setErr(fmt.Errorf("Where(%q, %v): %w", name, value, err))
+		return out
 	}
 	return r.Filter(func(run *Record) bool {
 		v, ok := run.Params[name]
@@ -361,8 +414,13 @@ func (r *Results) Counts() map[store.Status]int {
 }
 
 // Metric returns the values of a metric over the runs that have it, in table
-// order; NaN stands for a null value.
+// order; NaN stands for a null value. A name that no run has as a metric is
+// an error (see [Results]): Metric returns nil, and Err says so.
 func (r *Results) Metric(name string) []float64 {
+	if err := r.names().metric(name); err != nil {
+		r.setErr(err)
+		return nil
+	}
 	var out []float64
 	for _, run := range r.list() {
 		if v, ok := run.Metrics[name]; ok {
@@ -372,7 +430,9 @@ func (r *Results) Metric(name string) []float64 {
 	return out
 }
 
-// Mean is the mean of a metric over the runs that have a finite value.
+// Mean is the mean of a metric over the runs that have a finite value; NaN
+// when none has, or when no run has the metric at all, which is an error
+// that Err reports (see [Results]).
 func (r *Results) Mean(name string) float64 {
 	var sum float64
 	var n int

@@ -26,11 +26,14 @@ type GroupStat struct {
 	Version    string       `json:"version,omitempty"`
 	Group      params.Point `json:"group"`
 	Metric     string       `json:"metric"` // "" (null in JSON): the group has no values
-	N          int          `json:"n"`
-	Mean       float64      `json:"mean"`
-	Std        float64      `json:"std"`     // sample standard deviation (n-1)
-	CILow      float64      `json:"ci_low"`  // 95% confidence interval of the mean,
-	CIHigh     float64      `json:"ci_high"` // Student's t with n-1 degrees of freedom
+	// Step is the step of a series' point ([Results.SeriesSummary]); nil
+	// for a metric without steps.
+	Step   *int64  `json:"step,omitempty"`
+	N      int     `json:"n"`
+	Mean   float64 `json:"mean"`
+	Std    float64 `json:"std"`     // sample standard deviation (n-1)
+	CILow  float64 `json:"ci_low"`  // 95% confidence interval of the mean,
+	CIHigh float64 `json:"ci_high"` // Student's t with n-1 degrees of freedom
 	// Runs counts the group's runs by status, the failed ones included.
 	Runs map[store.Status]int `json:"runs"`
 }
@@ -40,15 +43,73 @@ type GroupStat struct {
 // of the mean over the completed runs. Null metric values are left out. A
 // group none of whose runs completed with a metric is listed too, with an
 // empty Metric (see [GroupStat]). Runs of several experiment versions are
-// grouped by experiment and version first.
+// grouped by experiment and version first. A param that no run has is an
+// error (see [Results]): Summary returns nil, and Err says so.
 func (r *Results) Summary(groupBy ...string) []GroupStat {
-	type key struct{ group, metric string }
+	if err := r.checkParams(groupBy); err != nil {
+		r.setErr(err)
+		return nil
+	}
+	return r.summarise(groupBy, func(run *Record, add func(string, *int64, float64)) {
+		for m, v := range run.Metrics {
+			add(m, nil, v)
+		}
+	})
+}
+
+// SeriesSummary is [Results.Summary] of one series (a metric recorded with
+// capture.Step): per group and step, the count, mean, standard deviation
+// and 95% confidence interval over the completed runs that have a value at
+// that step (the last one, if a run recorded a step twice). Each GroupStat
+// has its Step. A series or param that no run has is an error (see
+// [Results]).
+func (r *Results) SeriesSummary(metric string, groupBy ...string) []GroupStat {
+	err := r.names().seriesName(metric)
+	if err == nil {
+		err = r.checkParams(groupBy)
+	}
+	if err != nil {
+		r.setErr(err)
+		return nil
+	}
+	return r.summarise(groupBy, func(run *Record, add func(string, *int64, float64)) {
+		points := run.Series[metric]
+		last := make(map[int64]int, len(points))
+		for i, p := range points {
+			last[p.Step] = i
+		}
+		for i, p := range points {
+			if last[p.Step] == i && p.Value != nil {
+				add(metric, &p.Step, *p.Value)
+			}
+		}
+	})
+}
+
+// checkParams checks the names of groupBy.
+func (r *Results) checkParams(groupBy []string) error {
+	for _, g := range groupBy {
+		if err := r.names().param(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// summarise is Summary and SeriesSummary: values gives each completed
+// run's values to add, by metric and step (nil: no step).
+func (r *Results) summarise(groupBy []string, values func(run *Record, add func(metric string, step *int64, v float64))) []GroupStat {
+	type key struct {
+		group, metric string
+		hasStep       bool
+		step          int64
+	}
 	type groupOf struct {
 		point            params.Point
 		experiment, vers string
 	}
 	several := len(r.Experiments()) > 1
-	values := map[key][]float64{}
+	vals := map[key][]float64{}
 	groups := map[string]groupOf{}
 	counts := map[string]map[store.Status]int{}
 	for _, run := range r.list() {
@@ -73,19 +134,25 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		if run.Status != store.StatusCompleted {
 			continue
 		}
-		for m, v := range run.Metrics {
+		values(run, func(m string, step *int64, v float64) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				continue
+				return
 			}
-			k := key{string(gk), m}
-			values[k] = append(values[k], v)
-		}
+			k := key{group: string(gk), metric: m}
+			if step != nil {
+				k.hasStep, k.step = true, *step
+			}
+			vals[k] = append(vals[k], v)
+		})
 	}
 	var out []GroupStat
 	summarised := map[string]bool{}
-	for k, vs := range values {
+	for k, vs := range vals {
 		g := groups[k.group]
 		s := GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Metric: k.metric, N: len(vs), Runs: counts[k.group]}
+		if k.hasStep {
+			s.Step = &k.step
+		}
 		s.Mean, s.Std = meanStd(vs)
 		half := math.NaN()
 		if s.N > 1 {
@@ -103,13 +170,17 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if a, b := out[i], out[j]; a.Experiment != b.Experiment || a.Version != b.Version {
+		a, b := out[i], out[j]
+		if a.Experiment != b.Experiment || a.Version != b.Version {
 			return a.Experiment < b.Experiment || a.Experiment == b.Experiment && a.Version < b.Version
 		}
-		if c := comparePoints(out[i].Group, out[j].Group); c != 0 {
+		if c := comparePoints(a.Group, b.Group); c != 0 {
 			return c < 0
 		}
-		return out[i].Metric < out[j].Metric
+		if a.Metric != b.Metric {
+			return a.Metric < b.Metric
+		}
+		return a.Step != nil && b.Step != nil && *a.Step < *b.Step
 	})
 	return out
 }
@@ -156,12 +227,8 @@ func tQuantile975(df int) float64 {
 func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	several := slices.ContainsFunc(stats, func(s GroupStat) bool { return s.Experiment != "" })
-	var head []string
-	if several {
-		head = append(head, experimentColumns...)
-	}
-	head = append(append(head, groupBy...), "metric", "n", "mean", "std", "ci_low", "ci_high")
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	stepped := slices.ContainsFunc(stats, func(s GroupStat) bool { return s.Step != nil })
+	fmt.Fprintln(tw, strings.Join(summaryHeader(groupBy, several, stepped), "\t"))
 	var empty []GroupStat
 	for _, s := range stats {
 		if s.Metric == "" {
@@ -175,7 +242,11 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 		for _, g := range groupBy {
 			row = append(row, formatValue(s.Group[g]))
 		}
-		row = append(row, s.Metric, fmt.Sprint(s.N), fmtG(s.Mean), fmtG(s.Std), fmtG(s.CILow), fmtG(s.CIHigh))
+		row = append(row, s.Metric)
+		if stepped {
+			row = append(row, fmt.Sprint(*s.Step))
+		}
+		row = append(row, fmt.Sprint(s.N), fmtG(s.Mean), fmtG(s.Std), fmtG(s.CILow), fmtG(s.CIHigh))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -205,6 +276,28 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 		}
 	}
 	return nil
+}
+
+// summaryHeader names the columns of the summary table: the experiment and
+// version of stats of several, the group's params, then the statistics. A
+// param named as another column gets the prefix "param_", as in the
+// results export, so that no two columns have one name.
+func summaryHeader(groupBy []string, several, stepped bool) []string {
+	stats := []string{"metric", "n", "mean", "std", "ci_low", "ci_high"}
+	if stepped {
+		stats = slices.Insert(stats, 1, "step")
+	}
+	var head []string
+	if several {
+		head = append(head, experimentColumns...)
+	}
+	for _, g := range groupBy {
+		if slices.Contains(experimentColumns, g) || slices.Contains(stats, g) {
+			g = "param_" + g
+		}
+		head = append(head, g)
+	}
+	return append(head, stats...)
 }
 
 // formatCounts writes counts of runs by status: "3 failed, 1 cancelled".
@@ -251,11 +344,12 @@ func (s GroupStat) MarshalJSON() ([]byte, error) {
 		Version    *string              `json:"version,omitempty"`
 		Group      params.Point         `json:"group"`
 		Metric     *string              `json:"metric"`
+		Step       *int64               `json:"step,omitempty"`
 		N          int                  `json:"n"`
 		Mean       *float64             `json:"mean"`
 		Std        *float64             `json:"std"`
 		CILow      *float64             `json:"ci_low"`
 		CIHigh     *float64             `json:"ci_high"`
 		Runs       map[store.Status]int `json:"runs"`
-	}{s.Experiment, version, s.Group, metric, s.N, num(s.Mean), num(s.Std), num(s.CILow), num(s.CIHigh), s.Runs})
+	}{s.Experiment, version, s.Group, metric, s.Step, s.N, num(s.Mean), num(s.Std), num(s.CILow), num(s.CIHigh), s.Runs})
 }

@@ -133,3 +133,66 @@ func TestSummaryNamesMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryHeaderClash: a param named as a statistic's column is headed
+// param_NAME, as the results export prefixes it.
+func TestSummaryHeaderClash(t *testing.T) {
+	tests := []struct {
+		groupBy          []string
+		several, stepped bool
+		want             string
+	}{
+		{[]string{"lr", "n"}, false, false, "lr param_n metric n mean std ci_low ci_high"},
+		{[]string{"mean", "version"}, true, false, "experiment version param_mean param_version metric n mean std ci_low ci_high"},
+		{[]string{"step"}, false, true, "param_step metric step n mean std ci_low ci_high"},
+		{[]string{"step"}, false, false, "step metric n mean std ci_low ci_high"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(summaryHeader(tt.groupBy, tt.several, tt.stepped), " "); got != tt.want {
+			t.Errorf("summaryHeader(%v, %v, %v)=%q, want %q", tt.groupBy, tt.several, tt.stepped, got, tt.want)
+		}
+	}
+}
+
+// TestSeriesSummary: per step, the statistics of the completed runs'
+// values; a step a run recorded twice counts its last value.
+func TestSeriesSummary(t *testing.T) {
+	pt := func(step int64, v float64) capture.Point { return capture.Point{Step: step, Value: &v} }
+	run := func(a int64, st store.Status, pts ...capture.Point) *Record {
+		return &Record{RunID: "r", Status: st, Params: params.Point{"a": a},
+			Result: capture.Result{Series: map[string][]capture.Point{"loss": pts}}}
+	}
+	res := &Results{runs: []*Record{
+		run(1, store.StatusCompleted, pt(0, 1), pt(1, 0.5)),
+		run(1, store.StatusCompleted, pt(0, 3), pt(1, 9), pt(1, 1.5)),
+		run(1, store.StatusFailed, pt(0, 100)),
+		run(2, store.StatusCompleted, pt(0, 4)),
+	}}
+	stats := res.SeriesSummary("loss", "a")
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		a         any
+		step, n   int64
+		mean, std float64
+	}
+	want := []row{{int64(1), 0, 2, 2, math.Sqrt2}, {int64(1), 1, 2, 1, math.Sqrt(0.5)}, {int64(2), 0, 1, 4, math.NaN()}}
+	if len(stats) != len(want) {
+		t.Fatalf("SeriesSummary()=%+v, want %d rows", stats, len(want))
+	}
+	for i, w := range want {
+		s := stats[i]
+		if s.Group["a"] != w.a || s.Step == nil || *s.Step != w.step || int64(s.N) != w.n || s.Mean != w.mean ||
+			math.Abs(s.Std-w.std) > 1e-12 && !(math.IsNaN(w.std) && math.IsNaN(s.Std)) {
+			t.Errorf("row %d: %+v step %v, want %+v", i, s, s.Step, w)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, stats, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "a  metric  step  n  mean") {
+		t.Errorf("series summary table:\n%s", buf.String())
+	}
+}

@@ -1,7 +1,7 @@
 """Estimate pi by Monte Carlo: one metalab run.
 
 metalab passes the run's params and seeds in the environment and reads the
-results this script appends to $METALAB_CAPTURE (see ../metalab_capture.py).
+results this script appends to $METALAB_CAPTURE (see ../../python/metalab_capture.py).
 Only the standard library is used.
 """
 
@@ -9,7 +9,7 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 import metalab_capture as capture  # noqa: E402
 
 n = int(os.environ["METALAB_PARAM_N_SAMPLES"])

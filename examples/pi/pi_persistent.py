@@ -1,13 +1,13 @@
 """Estimate pi by Monte Carlo: the pi example as a persistent metalab process.
 
 metalab starts this once per worker slot (mode = "persistent" in
-pi_persistent.toml) and sends it runs; see ../metalab_persistent.py.
+pi_persistent.toml) and sends it runs; see ../../python/metalab_persistent.py.
 """
 import os
 import random
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 import metalab_persistent  # noqa: E402
 
 

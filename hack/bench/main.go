@@ -365,7 +365,7 @@ func fileSweep(dir, command string, n, workers int) error {
 // pythonCommand writes a trivial Python operation beside the experiment
 // file and returns the command lines that run it.
 func pythonCommand(dir string, persistent bool) string {
-	helper, err := filepath.Abs("examples")
+	helper, err := filepath.Abs("python")
 	must(err)
 	if persistent {
 		src := fmt.Sprintf("import sys\nsys.path.insert(0, %q)\nimport metalab_persistent\n\n"+

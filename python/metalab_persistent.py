@@ -1,4 +1,7 @@
-"""Serve metalab runs from one long-lived process: copy this file beside yours.
+"""Serve metalab runs from one long-lived process (persistent mode).
+
+Copy this file and metalab_capture.py beside your script, or put metalab's
+python/ folder on sys.path.
 
 With mode = "persistent" in the experiment file, metalab starts the command
 once per worker slot and sends it runs over stdin, one JSON line each. Call
@@ -19,6 +22,8 @@ import os
 import sys
 import traceback
 
+from metalab_capture import _artifact_line
+
 
 class Seeds:
     """The run's seeds: seed (64-bit), numpy_seed (for numpy.random.default_rng
@@ -32,7 +37,9 @@ class Seeds:
 
 
 class Capture:
-    """What a run captures; the same calls as metalab_capture.py."""
+    """What a run captures; the same calls as metalab_capture.py. artifact_dir
+    (files left there become artifacts) and scratch (emptied after the run)
+    are the run's own directories."""
 
     def __init__(self, channel, req):
         self._channel = channel
@@ -58,8 +65,11 @@ class Capture:
     def data(self, name, value):
         self._emit(data=name, value=value)
 
-    def artifact(self, name, path):
-        self._emit(artifact=name, path=os.path.abspath(path))
+    def artifact(self, name, path, format=None):
+        """Store the file at path as the run's artifact name; format (default:
+        the file's extension) becomes the stored file's extension when name
+        has none. The file is copied at once: it may be a temporary file."""
+        self._emit(**_artifact_line(name, path, format, self.scratch))
 
     def log(self, text):
         self._emit(log=str(text))
