@@ -29,8 +29,12 @@ go mod download
 
 if [ "${METALAB_TEST_NO_SLURM:-0}" != 1 ]; then
   echo "== starting the local SLURM cluster (hack/slurm-docker/up.sh)"
+  # With a real slurmdbd (MariaDB), so that the accounting tests run; the
+  # e2e tests that restart the cluster keep it, through the environment.
+  export SLURM_LOCAL_ACCOUNTING=${SLURM_LOCAL_ACCOUNTING:-1}
   SLURM_LOCAL_NODES=${SLURM_LOCAL_NODES:-2} SLURM_LOCAL_CPUS=${SLURM_LOCAL_CPUS:-4} \
     bash hack/slurm-docker/up.sh
+  if [ "$SLURM_LOCAL_ACCOUNTING" = 1 ]; then export METALAB_TEST_ACCOUNTING=1; fi
   if [ "${METALAB_TEST_KEEP_SLURM:-0}" != 1 ]; then
     trap 'bash hack/slurm-docker/down.sh || true' EXIT
   fi
