@@ -767,8 +767,11 @@ func reportTiming(runs []*Record) report.Timing {
 	}
 	t.Start = start
 	span := end.Sub(start).Seconds()
-	t.BinSeconds = max(span/report.TimeBins, 0.001)
-	bins := min(int(math.Ceil(span/t.BinSeconds)), report.TimeBins) + 1
+	// As many bins as runs, between 10 and TimeBins: a few runs get wide
+	// bars, not slivers.
+	nb := min(max(len(runs), 10), report.TimeBins)
+	t.BinSeconds = max(span/float64(nb), 0.001)
+	bins := min(int(math.Ceil(span/t.BinSeconds)), nb) + 1
 	binOf := func(at time.Time) int {
 		return min(max(int(at.Sub(start).Seconds()/t.BinSeconds), 0), bins-1)
 	}

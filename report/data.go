@@ -15,7 +15,7 @@ const (
 	MaxXValues      = 24     // distinct values of a param plotted as they are; more are binned
 	MaxGroupValues  = 8      // distinct values of a param that may group lines
 	MaxHosts        = 16     // hosts drawn one by one in the timings; the rest are summed
-	TimeBins        = 120    // bins of the timings' histograms
+	TimeBins        = 120    // bins of the timings' histograms, at most
 )
 
 // Num is a number that is null in JSON when it is not finite (the

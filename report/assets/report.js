@@ -130,7 +130,7 @@
   // frame draws an SVG with axes for x and y scales and returns it with
   // the plot area's bounds.
   function frame(container, opts) {
-    var W = opts.width || 760, H = opts.height || 360, m = { l: 64, r: 16, t: 12, b: opts.xTickRotate ? 70 : 44 };
+    var W = opts.width || 760, H = opts.height || 360, m = { l: 64, r: 36, t: 12, b: opts.xTickRotate ? 70 : 44 };
     var svg = sv("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
     var x = scale(opts.xKind, opts.xValues, m.l, W - m.r), y = scale(opts.yKind, opts.yValues, H - m.b, m.t);
     if (!x.ok) x.ok = okCat;
