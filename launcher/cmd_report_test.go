@@ -116,7 +116,7 @@ func TestBuildReportScale(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		r := &Record{RunID: string(rune('a' + i%26)), Experiment: "big", Version: "1", Status: store.StatusCompleted,
-			Params: params.Point{"lr": math.Pow(10, -4+3*float64(i)/float64(n)), "k": int64(i % 3)},
+			Params:  params.Point{"lr": math.Pow(10, -4+3*float64(i)/float64(n)), "k": int64(i % 3)},
 			Started: t0.Add(time.Duration(i) * time.Second), Ended: t0.Add(time.Duration(i+2) * time.Second), Host: "h" + string(rune('0'+i%20))}
 		r.Metrics = map[string]float64{"m": float64(i % 7)}
 		if i%100 == 0 {

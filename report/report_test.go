@@ -33,7 +33,7 @@ func small() *Data {
 			Parallel:   Parallel{Of: 1, Params: map[string][]any{"lr": {0.1}}, Metrics: map[string][]Num{"loss": {0.5}}},
 		}},
 		Table: Table{Total: 2, Columns: []Column{{"run_id", "run_id"}, {"lr", "param"}, {"status", "status"}, {"error", "error"}},
-			Rows: [][]any{{"aaaa", 0.1, "completed", nil}, {"bbbb", "</script><b>x</b>", "failed", "exit status 3 </script>"}},
+			Rows:    [][]any{{"aaaa", 0.1, "completed", nil}, {"bbbb", "</script><b>x</b>", "failed", "exit status 3 </script>"}},
 			Details: map[int]Detail{1: {Error: "exit status 3 </script>", Tail: "<img src=x onerror=alert(1)>"}}},
 		Timing: Timing{Start: t0, BinSeconds: 1, Ended: map[string][]int{"completed": {0, 1}, "failed": {1, 0}},
 			Hosts: []HostTiming{{Host: "node1", Runs: 2, BusySeconds: 3, Running: []Num{1, 0.5}}}},
