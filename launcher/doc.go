@@ -24,7 +24,8 @@
 // tells how far it got, [Handle.Cancel] stops it, and [Handle.Result]
 // waits for its [Results]: [Results.Table], [Results.All], [Results.Where],
 // [Results.Summary], [Results.WriteCSV]. [LoadResults] reads the results of
-// a store again later.
+// a store again later. `metalab report` (report.go) aggregates them, with
+// Summary's numbers, into the one-file HTML page that package report draws.
 //
 // A sweep grows: run an experiment with more values, cases, replicates or
 // trials into its store, and only the runs the store lacks execute, since
@@ -71,7 +72,7 @@
 // compiled into it; the metalab binary (the repository's main.go) is an
 // [App] that also loads experiment files. Both answer the same commands,
 // one cmd_<name>.go each: run, submit, worker, collect, status, results,
-// summary, logs and cancel, with help, version and completion (bash, zsh,
+// summary, report, logs and cancel, with help, version and completion (bash, zsh,
 // fish) beside them. A command's file builds an options struct from
 // its flags and calls one function that returns an error, tested with a
 // buffer and a stand-in scheduler; cli.go holds what commands share. [App]
