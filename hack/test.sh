@@ -18,7 +18,7 @@ command -v go >/dev/null || { echo "hack/test.sh: Go is not installed (want /usr
 
 echo "== installing test dependencies"
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(python3 python3-pandas shellcheck gcc libc6-dev sqlite3)
+pkgs=(python3 python3-pandas shellcheck gcc libc6-dev sqlite3 chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -26,6 +26,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 go mod download
+# The report's tests open it in headless Chromium; here they fail, rather
+# than skip, without one (internal/browser).
+export METALAB_TEST_BROWSER=1
 
 if [ "${METALAB_TEST_NO_SLURM:-0}" != 1 ]; then
   echo "== starting the local SLURM cluster (hack/slurm-docker/up.sh)"

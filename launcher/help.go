@@ -53,6 +53,7 @@ var exitCodes = map[string][]exitCodeDoc{
 	},
 	"results": {{ExitOK, "the results were printed"}, codeReadFailed, codeUsageStore, codeDamaged},
 	"summary": {{ExitOK, "the summary was printed"}, codeReadFailed, codeUsageStore, codeDamaged},
+	"report":  {{ExitOK, "the report was written"}, codeReadFailed, codeUsageStore, codeDamaged},
 	"logs":    {{ExitOK, "the run's output was printed"}, codeReadFailed, {ExitUsage, "bad usage, no such run, or a directory that is not a store"}, codeDamaged},
 	"artifacts": {
 		{ExitOK, "the artifacts were listed (and copied, with --copy)"},

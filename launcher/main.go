@@ -265,6 +265,7 @@ func (a *App) cliApp() *cli.App {
 			a.cmdRun(),
 			a.cmdResults(),
 			a.cmdSummary(),
+			a.cmdReport(),
 			a.cmdStatus(),
 			a.cmdLogs(),
 			a.cmdArtifacts(),

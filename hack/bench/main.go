@@ -45,16 +45,19 @@ type sizes struct {
 	plan         int // runs of the planned sweep; half are completed first
 	collect      int // records collected from the node indexes
 	nodes        int
+	report       []int // runs of the reported stores
 }
 
 var full = sizes{
 	inproc: []int{100_000, 1_000_000}, fileStore: 5_000, cmdTrue: 10_000,
 	persistent: 100_000, perRunPython: 1_000, plan: 1_000_000, collect: 1_000_000, nodes: 32,
+	report: []int{100_000, 1_000_000},
 }
 
 var quick = sizes{
 	inproc: []int{20_000, 100_000}, fileStore: 1_000, cmdTrue: 2_000,
 	persistent: 10_000, perRunPython: 200, plan: 100_000, collect: 100_000, nodes: 32,
+	report: []int{20_000},
 }
 
 func main() {
@@ -67,6 +70,7 @@ func main() {
 	}
 	quickFlag := flag.Bool("quick", false, "smaller sizes, for a check in about a minute")
 	work := flag.String("dir", "", "work directory (default: a new temporary one, removed afterwards)")
+	only := flag.String("only", "", "run only this scenario: report")
 	flag.Parse()
 	sz := full
 	if *quickFlag {
@@ -87,6 +91,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %-46s %s\n", r.scenario, r.figure)
 	}
 	workers := runtime.NumCPU()
+	if *only == "report" {
+		reportScenario(dir, sz.report, workers, add)
+		printTable(os.Stdout, rows)
+		return
+	}
 
 	// 1. In-process sweeps against a file-per-run store.
 	base := measure(dir, "filestore", sz.fileStore, workers)
@@ -173,6 +182,9 @@ func main() {
 		target: "O(writers)", met: files <= 4*sz.nodes+16, ratio: -1,
 	})
 
+	// 6. The HTML report.
+	reportScenario(dir, sz.report, workers, add)
+
 	printTable(os.Stdout, rows)
 }
 
@@ -248,6 +260,15 @@ func child(args []string) error {
 	case "seed-plan":
 		n, _ := strconv.Atoi(args[2])
 		return seedPlan(args[1], n)
+	case "seed-report":
+		n, _ := strconv.Atoi(args[2])
+		// Its failed runs are meant: the report shows them.
+		h, err := launcher.Run(context.Background(), reportExperiment(n), quietOpts(args[1], runtime.NumCPU()))
+		if err != nil {
+			return err
+		}
+		_, err = h.Result()
+		return err
 	case "seed-nodes":
 		n, _ := strconv.Atoi(args[2])
 		nodes, _ := strconv.Atoi(args[3])
@@ -301,6 +322,8 @@ func child(args []string) error {
 		err = app(benchExperiment(n), io.Discard, "collect", "--store", args[4])
 	case "status":
 		err = app(benchExperiment(n), io.Discard, "status", "--store", args[4])
+	case "report":
+		err = app(benchExperiment(1), io.Discard, "report", "--store", args[4], "-o", args[5])
 	case "export":
 		err = app(benchExperiment(n), io.Discard, "results", "--store", args[4], "--format", "csv", "--output", filepath.Join(work, "out.csv"))
 	default:
