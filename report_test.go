@@ -232,8 +232,10 @@ func summaryMean(t *testing.T, js, lr, batch string) float64 {
 func TestReportScreenshot(t *testing.T) {
 	page := browser.NewSize(t, 1200, 1500)
 	work := t.TempDir()
-	if err := copyDir("examples", filepath.Join(work, "examples")); err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{"examples", "python"} { // pi.py imports python/metalab_capture.py
+		if err := copyDir(dir, filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	repo, err := os.Getwd()
 	if err != nil {

@@ -110,7 +110,7 @@ func TestLostRuns(t *testing.T) {
 	if err := app.runStatus(context.Background(), statusOptions{Store: dir, JSON: true}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), `"running":2,"pending":8,"interrupted":3,`) {
+	if !strings.Contains(out.String(), `"running":2,"pending":8,`) || !strings.Contains(out.String(), `"interrupted":3,`) {
 		t.Errorf("status --json: %s", out.String())
 	}
 
