@@ -58,11 +58,11 @@ func (a *App) dryRun(ctx context.Context, exp *Experiment, opts runOptions, out 
 		if scratch != "" {
 			where += " (does not exist yet)"
 		}
-		if ps, err = readPlanState(ctx, st, plan, nil); err != nil {
+		if ps, err = readPlanState(ctx, st, plan, nil, opts.RerunChanged); err != nil {
 			return err
 		}
 	} else {
-		ps.todo, ps.planCounts = pendingRuns(plan, nil, nil)
+		ps.todo, ps.planCounts = pendingRuns(plan, nil, nil, nil, false)
 	}
 	todo := ps.todo
 	workers := opts.Workers
@@ -106,6 +106,18 @@ func printPlanLine(out io.Writer, name, verb string, exp *Experiment, ps planSta
 			nRuns(ps.outside), name)
 	}
 	printChange(out, ps)
+	if ps.code != nil {
+		fmt.Fprintf(out, "warning: %s\n", ps.code.message(name, verbCommand(verb)))
+	}
+}
+
+// verbCommand is the command of a plan line's verb: "to submit" is said
+// by submit.
+func verbCommand(verb string) string {
+	if verb == "submit" {
+		return "submit"
+	}
+	return "run"
 }
 
 // printChange warns of an operation that is not the one the store recorded
