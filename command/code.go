@@ -3,6 +3,7 @@ package command
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +22,8 @@ const maxProgramFile = 16 << 20
 var _ launcher.Coder = (*Op)(nil)
 
 // Code fingerprints what the operation runs, for a record to say which
-// code produced it (see [launcher.Coder]): the content of the program
+// code produced it (see [launcher.Coder]): the command line as written
+// (another flag is other code), the content of the program
 // when the command names it by a path, else the path the program's name
 // resolves to (python3 as /usr/bin/python3.11: another interpreter is
 // other code), and the content of every argument that names a regular file
@@ -29,7 +31,11 @@ var _ launcher.Coder = (*Op)(nil)
 // enter by content, not path or mtime, under the name the command gives
 // them, so that a moved experiment directory keeps its fingerprint.
 func (o *Op) Code() (map[string]string, error) {
-	parts := map[string]string{}
+	argv, err := json.Marshal(o.spec.Argv)
+	if err != nil {
+		return nil, err
+	}
+	parts := map[string]string{"command": string(argv)}
 	name := o.spec.Argv[0]
 	if strings.Contains(name, "/") {
 		sum, err := hashFile(o.path)

@@ -131,7 +131,7 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 	defer p.Close()
 	if p.todo == 0 {
 		fmt.Fprintf(out, "nothing to submit: all %d runs are already completed in %s\n", p.state.total, p.storeDir)
-		printChange(out, p.state)
+		printChange(out, a.Name, "submit", p.state)
 		return nil
 	}
 	if opts.announce != "" {

@@ -105,23 +105,25 @@ func (c *codeChange) what() string {
 	return "a different " + joinAnd(c.parts)
 }
 
-// message says it, and what to do about it.
+// message says it, and what to do about it: verb is the command that
+// would run them again.
 func (c *codeChange) message(prog, verb string) string {
-	were := "came"
+	them := "them"
 	if c.runs == 1 {
-		return fmt.Sprintf("1 completed run came from %s; %s", c.what(), c.advice(prog, verb, "it"))
+		them = "it"
 	}
-	return fmt.Sprintf("%d completed runs %s from %s; %s", c.runs, were, c.what(), c.advice(prog, verb, "them"))
+	if c.rerun {
+		return fmt.Sprintf("%s came from %s; --rerun-changed runs %s again", nCompleted(c.runs), c.what(), them)
+	}
+	return fmt.Sprintf("%s came from %s; '%s %s --rerun-changed' runs %s again", nCompleted(c.runs), c.what(), prog, verb, them)
 }
 
-func (c *codeChange) advice(prog, verb, them string) string {
-	if c.rerun {
-		return fmt.Sprintf("--rerun-changed runs %s again", them)
+// nCompleted is "1 completed run", "2 completed runs".
+func nCompleted(n int) string {
+	if n == 1 {
+		return "1 completed run"
 	}
-	if verb == "" {
-		return fmt.Sprintf("'%s run --rerun-changed' (or submit) runs %s again", prog, them)
-	}
-	return fmt.Sprintf("'%s %s --rerun-changed' runs %s again", prog, verb, them)
+	return fmt.Sprintf("%d completed runs", n)
 }
 
 // changedParts names what differs between the code of runs (their

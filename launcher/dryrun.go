@@ -105,26 +105,18 @@ func printPlanLine(out io.Writer, name, verb string, exp *Experiment, ps planSta
 		fmt.Fprintf(out, "the store also keeps %s of this experiment that the plan no longer has; '%s results' reports them\n",
 			nRuns(ps.outside), name)
 	}
-	printChange(out, ps)
-	if ps.code != nil {
-		fmt.Fprintf(out, "warning: %s\n", ps.code.message(name, verbCommand(verb)))
-	}
-}
-
-// verbCommand is the command of a plan line's verb: "to submit" is said
-// by submit.
-func verbCommand(verb string) string {
-	if verb == "submit" {
-		return "submit"
-	}
-	return "run"
+	printChange(out, name, verb, ps)
 }
 
 // printChange warns of an operation that is not the one the store recorded
-// for the experiment.
-func printChange(out io.Writer, ps planState) {
+// for the experiment, and of completed runs that came from other code;
+// verb is the command that runs them again.
+func printChange(out io.Writer, name, verb string, ps planState) {
 	if ps.change != nil {
 		fmt.Fprintf(out, "warning: %s\nhint: %s\n", ps.change, ps.change.Hint())
+	}
+	if ps.code != nil {
+		fmt.Fprintf(out, "warning: %s\n", ps.code.message(name, verb))
 	}
 }
 

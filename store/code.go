@@ -17,8 +17,9 @@ import (
 // carry ([ExperimentInfo.Codes]): a reader tells which completed runs came
 // from other code than the current one, and which file changed.
 
-// Code fingerprints the code of an operation: the content hashes of the
-// program files it runs, the interpreter's path, the build of a Go program.
+// Code fingerprints the code of an operation: its command line, the content
+// hashes of the program files it runs, the interpreter's path, the build of
+// a Go program.
 type Code struct {
 	// Fingerprint is the first 6 bytes, in hex, of SHA-256 over the JSON of
 	// Parts (keys sorted).
@@ -55,8 +56,11 @@ func ChangedParts(old, cur map[string]string) []string {
 			continue
 		}
 		kind, name, _ := strings.Cut(k, " ")
-		if kind == "go" {
+		switch {
+		case kind == "go":
 			name = "Go build"
+		case name == "":
+			name = kind
 		}
 		seen[name] = true
 	}
