@@ -195,11 +195,11 @@ type Operation interface {
 
 // Describer is an [Operation] that can say what it runs, so that a store
 // sees when the operation of an experiment changes under the same name and
-// version, and refuses it (see docs/store.md): its runs in the store would
-// pass for runs of the new one, as run IDs do not hash the operation.
-// The command operations of experiment files are Describers (their command
-// line); a Go function is not, as metalab cannot see its code: change the
-// experiment's Version when it changes what it computes.
+// version, and warns of it (store.OperationChange): its runs in the store
+// would pass for runs of the new one, as run IDs do not hash the
+// operation. The command operations of experiment files are Describers
+// (their command line); a Go function is not. Which code produced each
+// run is told apart by its fingerprint (see [Coder]).
 type Describer interface {
 	// Describe returns what the operation runs, as named fields of plain
 	// values (a command: its argv as written), the same for two

@@ -109,7 +109,8 @@ func (c *OperationChange) String() string {
 // Hint is what the user can do about it.
 func (c *OperationChange) Hint() string {
 	return "run IDs do not depend on the operation, so the runs the store has completed are not run again with this one: " +
-		"to run them all with it, give the experiment a new version (it goes beside the old one in this store) or use another store"
+		"--rerun-changed runs again those whose code changed with it (each record names its code), " +
+		"or give the experiment a new version (it goes beside the old one in this store) or use another store"
 }
 
 func jsonOrNone(b json.RawMessage) string {
