@@ -118,6 +118,13 @@ func (l *loader) experiment(raw map[string]any) (*launcher.Experiment, error) {
 	if exp.Operation, err = l.command(raw); err != nil {
 		return nil, err
 	}
+	if v, ok := raw["track_code"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			return nil, l.typeErr(path{"track_code"}, "true or false", v, "track_code = true puts the code's fingerprint into every run ID")
+		}
+		exp.TrackCode = b
+	}
 	if exp.Timeout, err = l.timeout(raw); err != nil {
 		return nil, err
 	}

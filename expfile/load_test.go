@@ -43,6 +43,7 @@ mode = "per-run"
 workdir = "."
 timeout = "10m"
 retries = 2
+track_code = true
 
 [env]
 OMP_NUM_THREADS = 1
@@ -93,6 +94,9 @@ template = "job.sbatch.tmpl"
 	}
 	if got, want := exp.Retries, 2; got != want {
 		t.Errorf("Retries=%d, want %d", got, want)
+	}
+	if got, want := exp.TrackCode, true; got != want {
+		t.Errorf("TrackCode=%v, want %v", got, want)
 	}
 	if got, want := exp.Seeds, seeds.New(7, 4); got != want {
 		t.Errorf("Seeds=%+v, want %+v", got, want)
@@ -255,6 +259,8 @@ func TestLoadErrors(t *testing.T) {
 		{"timeout negative", head + "timeout = -1\n", 3, "timeout is negative", ""},
 		{"retries wrong type", head + "retries = \"2\"\n", 3, "retries: expected an integer, got a string", ""},
 		{"retries negative", head + "retries = -1\n", 3, "retries is -1", ""},
+		{"track_code wrong type", head + "track_code = \"yes\"\n", 3, "track_code: expected true or false, got a string", "track_code = true"},
+		{"track_code misspelled", head + "track_cod = true\n", 3, `unknown key "track_cod"`, `did you mean "track_code"?`},
 		{"replicates wrong type", head + "[seeds]\nreplicates = 2.5\n", 4, "seeds.replicates: expected an integer, got a float (2.5)", ""},
 		{"replicates zero", head + "[seeds]\nreplicates = 0\n", 4, "seeds.replicates is 0", ""},
 		{"seeds not a table", head + "seeds = 3\n", 3, "seeds: expected a table", "[seeds]"},

@@ -39,7 +39,7 @@ var spaceEntrySchema = fixed(map[string]*schema{"dist": leaf, "low": leaf, "high
 var rootSchema = fixed(map[string]*schema{
 	"name": leaf, "version": leaf, "description": leaf,
 	"command": leaf, "mode": leaf, "workdir": leaf, "cwd": leaf, "env": free,
-	"timeout": leaf, "retries": leaf,
+	"timeout": leaf, "retries": leaf, "track_code": leaf,
 	"max_artifact_size": leaf, "max_capture_line": leaf, "max_capture_size": leaf,
 	"params": fixed(map[string]*schema{
 		"grid": free,

@@ -41,7 +41,7 @@ func TestRunResults(t *testing.T) {
 		{name: "columns of the table", opts: resultsOptions{Format: "table", Columns: "x,status"}, lines: 7, has: "x  status\n0  completed\n"},
 		{name: "json with where", opts: resultsOptions{Format: "json", Where: []string{"status=completed"}}, has: `"status": "completed"`},
 		{name: "an unknown column", opts: resultsOptions{Format: "csv", Where: []string{"yy>1"}}, code: ExitUsage,
-			stderr: "metalab: --where \"yy>1\": no column \"yy\" in the store's results\nhint: did you mean y? the columns: run_id, status, replicate, seed, x, y, started, ended, duration_s, error\n"},
+			stderr: "metalab: --where \"yy>1\": no column \"yy\" in the store's results\nhint: did you mean y? the columns: run_id, status, replicate, seed, x, y, started, ended, duration_s, code, error\n"},
 		{name: "no comparison", opts: resultsOptions{Format: "csv", Where: []string{"x"}}, code: ExitUsage,
 			stderr: "metalab: --where \"x\": no comparison\nhint: write NAME=VALUE"},
 		{name: "a bad operator", opts: resultsOptions{Format: "csv", Where: []string{"x=>1"}}, code: ExitUsage,

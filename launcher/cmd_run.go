@@ -28,6 +28,9 @@ type runOptions struct {
 	Force bool
 	// JSONLog: the logger writes JSON, and progress lines go through it.
 	JSONLog bool
+	// RerunChanged runs again the completed runs that came from other
+	// code (see Options.RerunChanged).
+	RerunChanged bool
 }
 
 func (a *App) cmdRun() *cli.Command {
@@ -47,10 +50,17 @@ func (a *App) cmdRun() *cli.Command {
 			"nothing. A --store that names a directory with other files in it, not a store,\n" +
 			"is refused (--force runs into it anyway). Without --store, $METALAB_STORE names\n" +
 			"the store, else a new temporary directory is made.\n\n" +
+			"Every record carries a fingerprint of the code that produced it: the files the command\n" +
+			"names (the script, by content), the interpreter's path, the files of [context.files];\n" +
+			"a Go program's build. Completed runs from other code than the operation's now are\n" +
+			"counted in a warning (\"30 completed runs came from a different train.py\") and\n" +
+			"skipped; --rerun-changed runs them again, each once, and their new records win.\n" +
+			"(track_code = true in the experiment file puts the fingerprint into the run IDs.)\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab run examples/pi/pi.toml --store runs/pi\n" +
 			"   metalab run examples/pi/pi.toml --store runs/pi --dry-run\n" +
 			"   metalab run examples/pi/pi.toml --store runs/pi --workers 8 --progress lines\n" +
+			"   metalab run examples/pi/pi.toml --store runs/pi --rerun-changed   # after editing pi.py\n" +
 			"   METALAB_STORE=runs/pi metalab run examples/pi/pi.toml --log-level warn",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR` (default: a new temporary directory)"},
@@ -60,6 +70,7 @@ func (a *App) cmdRun() *cli.Command {
 			&cli.BoolFlag{Name: "wait", Usage: "if another process writes the store, wait for it to end (default: refuse)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan and the first runs to run; run nothing"},
 			&cli.BoolFlag{Name: "force", Usage: "run into a --store directory that is not a store and not empty"},
+			&cli.BoolFlag{Name: "rerun-changed", Usage: "run again the completed runs that came from other code than the operation's now"},
 			&cli.DurationFlag{Name: "max-plan-time", Value: DefaultMaxPlanTime, Usage: "refuse a plan whose runs metalab alone would take longer than `DURATION` to get through; 0: no limit"},
 		},
 		Action: func(c *cli.Context) error {
@@ -76,6 +87,8 @@ func (a *App) cmdRun() *cli.Command {
 				DryRun:   c.Bool("dry-run"),
 				Force:    c.Bool("force"),
 				JSONLog:  c.String(flagLogFormat) == "json",
+
+				RerunChanged: c.Bool("rerun-changed"),
 			}
 			switch d := c.Duration("max-plan-time"); {
 			case d < 0:
@@ -127,6 +140,7 @@ func (a *App) runRun(ctx context.Context, log zerolog.Logger, opts runOptions, o
 		ProgressMode: mode,
 		LockWait:     lockWait,
 		MaxPlanTime:  opts.MaxPlanTime,
+		RerunChanged: opts.RerunChanged,
 	}))
 	if err != nil {
 		return err

@@ -41,6 +41,10 @@ func (a *App) cmdStatus() *cli.Command {
 			"The counts come from a collect of the store's indexes, which also repairs the\n" +
 			"damage that readers (results, summary) reported in the segments; status warns\n" +
 			"on stderr when it finds runs whose records were lost to it.\n\n" +
+			"Completed runs whose records came from other code than the latest sweep (or submit) of\n" +
+			"their experiment ran are counted, with what changed (\"4 completed runs of pi_mc came\n" +
+			"from a different pi.py\"); 'run --rerun-changed' or 'submit --rerun-changed' runs them\n" +
+			"again.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab status --store runs/pi\n" +
 			"   metalab status --store /scratch/$USER/sweep --watch\n" +
@@ -113,6 +117,14 @@ func printStatus(out io.Writer, name string, s storeStatus, asJSON bool) error {
 	if s.Interrupted > 0 {
 		fmt.Fprintf(out, "lost: %s left running by %s, which ended without recording %s; counted as pending ('%s collect --resubmit --store %s' runs them again)\n",
 			nRuns(s.Interrupted), s.Writers, map[bool]string{true: "it", false: "them"}[s.Interrupted == 1], name, s.Store)
+	}
+	for _, c := range s.OtherCode {
+		what := "other code"
+		if len(c.Changed) > 0 {
+			what = "a different " + joinAnd(c.Changed)
+		}
+		fmt.Fprintf(out, "code: %s of %s came from %s than its latest sweep ran (code %s); '%s run --rerun-changed' (or submit) runs them again\n",
+			nCompleted(c.Runs), experimentName(c.Experiment, c.Version), what, c.Code, name)
 	}
 	if sc := s.Scheduler; sc != nil {
 		if sc.Error != "" {

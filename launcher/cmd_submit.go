@@ -20,6 +20,9 @@ type submitOptions struct {
 	DryRun  bool
 	Force   bool
 	Collect bool
+	// RerunChanged submits also the completed runs that came from other
+	// code.
+	RerunChanged bool
 	// only, if set, restricts the submission to these plan indexes
 	// (collect --resubmit).
 	only []int
@@ -50,14 +53,20 @@ func (a *App) cmdSubmit() *cli.Command {
 			"queued or running is refused with exit 2 (--force submits anyway).\n\n" +
 			"The paths of sbatch, squeue, scontrol, scancel and sacct can be set with\n" +
 			"METALAB_SBATCH, METALAB_SQUEUE, ... (default: found in PATH).\n\n" +
+			"Every record carries a fingerprint of the code that produced it (the files the command\n" +
+			"names, by content, and the interpreter's path; a Go program's build). Completed runs\n" +
+			"from other code than the operation's now are counted in a warning and skipped;\n" +
+			"--rerun-changed submits them again (each once), and their new records win.\n\n" +
 			"EXAMPLES:\n" +
 			"   metalab submit exp.toml --store /scratch/$USER/sweep --dry-run\n" +
 			"   metalab submit exp.toml --store /scratch/$USER/sweep --collect\n" +
+			"   metalab submit exp.toml --store /scratch/$USER/sweep --rerun-changed   # after editing the script\n" +
 			"   metalab status --store /scratch/$USER/sweep --watch",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Aliases: []string{"s"}, Usage: "store `DIR` on a filesystem the compute nodes share", Required: true},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan and the scripts; submit nothing"},
 			&cli.BoolFlag{Name: "collect", Usage: "also submit 'metalab collect' to run after the arrays (afterany); also [slurm] collect = true"},
+			&cli.BoolFlag{Name: "rerun-changed", Usage: "also submit the completed runs that came from other code than the operation's now"},
 			&cli.BoolFlag{Name: "force", Usage: "submit even if an earlier submission still has jobs queued or running, or into a non-empty directory that is not a store"},
 		},
 		Action: func(c *cli.Context) error {
@@ -67,6 +76,7 @@ func (a *App) cmdSubmit() *cli.Command {
 			return a.runSubmit(c.Context, a.logger(c), submitOptions{
 				Target: c.Args().First(), Store: c.String("store"),
 				DryRun: c.Bool("dry-run"), Force: c.Bool("force"), Collect: c.Bool("collect"),
+				RerunChanged: c.Bool("rerun-changed"),
 			}, a.Stdout)
 		},
 	}
@@ -113,6 +123,7 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 	p, err := prepareSubmission(ctx, log, a.slurmClient(), submitRequest{
 		Exp: exp, Target: target, Store: opts.Store,
 		DryRun: opts.DryRun, Force: opts.Force, Collect: opts.Collect, Only: opts.only, Name: a.Name,
+		RerunChanged: opts.RerunChanged,
 	})
 	if err != nil {
 		return err
@@ -120,7 +131,7 @@ func (a *App) runSubmit(ctx context.Context, log zerolog.Logger, opts submitOpti
 	defer p.Close()
 	if p.todo == 0 {
 		fmt.Fprintf(out, "nothing to submit: all %d runs are already completed in %s\n", p.state.total, p.storeDir)
-		printChange(out, p.state)
+		printChange(out, a.Name, "submit", p.state)
 		return nil
 	}
 	if opts.announce != "" {

@@ -40,6 +40,22 @@
 // it under the same name and version is warned of, not refused.
 // docs/store.md gives the rules.
 //
+// # Which code produced a result
+//
+// Every record carries the fingerprint of the code that produced it
+// (store.Record.Code): of a [Coder] operation, what it says its code is
+// (a command: its command line, the files it names by content, the
+// interpreter's path); of a Go function, the program's build. The store
+// keeps what went into each fingerprint, so a sweep says how many
+// completed runs came from other code and which file changed, and
+// [Options.RerunChanged] (`--rerun-changed`) runs exactly those again,
+// each once, their new records winning over the old. Run IDs do not hash
+// the code unless [Experiment.TrackCode] is set: then every edit, a
+// comment included, makes a new sweep, and run IDs name their code
+// exactly; without, an edit costs nothing until asked, and the store holds
+// results of old code under the same run IDs meanwhile (the code column of
+// the results tells them apart). docs/experiment-file.md weighs the two.
+//
 // # Where results live
 //
 // A store (package store) is a directory, on a filesystem that the nodes of

@@ -58,11 +58,11 @@ func (a *App) dryRun(ctx context.Context, exp *Experiment, opts runOptions, out 
 		if scratch != "" {
 			where += " (does not exist yet)"
 		}
-		if ps, err = readPlanState(ctx, st, plan, nil); err != nil {
+		if ps, err = readPlanState(ctx, st, plan, nil, opts.RerunChanged); err != nil {
 			return err
 		}
 	} else {
-		ps.todo, ps.planCounts = pendingRuns(plan, nil, nil)
+		ps.todo, ps.planCounts = pendingRuns(plan, nil, nil, nil, false)
 	}
 	todo := ps.todo
 	workers := opts.Workers
@@ -105,14 +105,18 @@ func printPlanLine(out io.Writer, name, verb string, exp *Experiment, ps planSta
 		fmt.Fprintf(out, "the store also keeps %s of this experiment that the plan no longer has; '%s results' reports them\n",
 			nRuns(ps.outside), name)
 	}
-	printChange(out, ps)
+	printChange(out, name, verb, ps)
 }
 
 // printChange warns of an operation that is not the one the store recorded
-// for the experiment.
-func printChange(out io.Writer, ps planState) {
+// for the experiment, and of completed runs that came from other code;
+// verb is the command that runs them again.
+func printChange(out io.Writer, name, verb string, ps planState) {
 	if ps.change != nil {
 		fmt.Fprintf(out, "warning: %s\nhint: %s\n", ps.change, ps.change.Hint())
+	}
+	if ps.code != nil {
+		fmt.Fprintf(out, "warning: %s\n", ps.code.message(name, verb))
 	}
 }
 

@@ -41,6 +41,10 @@ type executor struct {
 	// recheck: other writers may exist, so a run the store's indexes
 	// have as completed when it is about to start is skipped.
 	recheck bool
+	// doneSince: of a sweep that runs completed runs again (see
+	// Options.RerunChanged), only a record that ended since counts as
+	// completed by another writer; the zero time counts all.
+	doneSince time.Time
 
 	errOnce sync.Once
 	err     error // first store error; it stops the sweep
@@ -140,7 +144,7 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time, war
 // the operation's own failures are recorded.
 func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
 	if x.recheck {
-		done, err := x.st.CompletedAmong([]string{spec.ID})
+		done, err := x.st.CompletedAmongSince([]string{spec.ID}, x.doneSince)
 		if err == nil && done[spec.ID] {
 			x.h.late.Add(1)
 			x.log.Info().Str(fieldRunID, spec.ID).Msg("completed by another writer meanwhile; skipped")
@@ -262,6 +266,7 @@ func (x *executor) baseRecord(spec RunSpec) *store.Record {
 		SeedBase:        spec.Seeds.Base,
 		Replicate:       spec.Replicate,
 		Seed:            spec.Seeds.Seed(),
+		Code:            x.plan.code.Fingerprint,
 		Host:            runHost(x.env),
 		PID:             os.Getpid(),
 		SlurmJobID:      x.env.JobID,

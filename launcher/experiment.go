@@ -40,6 +40,15 @@ type Experiment struct {
 	Params params.Source
 	// Seeds is the seed plan: each param point runs Seeds.Replicates times.
 	Seeds seeds.Plan
+	// TrackCode puts the fingerprint of the operation's code (see [Coder])
+	// into every run ID, as the Python library does: any change of the
+	// code, a comment included, makes new run IDs, and the next sweep runs
+	// everything again. Without it, run IDs stay, every record carries
+	// the fingerprint of its code, and a sweep says how many completed runs
+	// came from other code ([Options.RerunChanged] runs them again): a
+	// comment does not invalidate a sweep, but results of old code stay
+	// until asked.
+	TrackCode bool
 
 	// Timeout bounds one run's wall time (0: none). A run over it fails.
 	Timeout time.Duration
@@ -106,22 +115,31 @@ func (e *Experiment) source() params.Source {
 
 // contextFingerprint hashes the context canonically; files enter by content.
 func contextFingerprint(ctx map[string]any) (string, error) {
+	fp, _, err := fingerprintContext(ctx)
+	return fp, err
+}
+
+// fingerprintContext is contextFingerprint, and the SHA-256 of each file
+// of the context by its path (files are code too, see operationCode).
+func fingerprintContext(ctx map[string]any) (string, map[string]string, error) {
+	files := map[string]string{}
 	resolved, err := resolveContext(ctx, func(f File) (any, error) {
 		sum, err := hashFile(string(f))
 		if err != nil {
 			return nil, err
 		}
+		files[string(f)] = sum
 		return map[string]any{"file_sha256": sum}, nil
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	b, err := params.Canonical(resolved)
 	if err != nil {
-		return "", fmt.Errorf("context: %w", err)
+		return "", nil, fmt.Errorf("context: %w", err)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(sum[:]), files, nil
 }
 
 // operationContext gives the operation its view of the context.
@@ -177,11 +195,11 @@ type Operation interface {
 
 // Describer is an [Operation] that can say what it runs, so that a store
 // sees when the operation of an experiment changes under the same name and
-// version, and refuses it (see docs/store.md): its runs in the store would
-// pass for runs of the new one, as run IDs do not hash the operation.
-// The command operations of experiment files are Describers (their command
-// line); a Go function is not, as metalab cannot see its code: change the
-// experiment's Version when it changes what it computes.
+// version, and warns of it (store.OperationChange): its runs in the store
+// would pass for runs of the new one, as run IDs do not hash the
+// operation. The command operations of experiment files are Describers
+// (their command line); a Go function is not. Which code produced each
+// run is told apart by its fingerprint (see [Coder]).
 type Describer interface {
 	// Describe returns what the operation runs, as named fields of plain
 	// values (a command: its argv as written), the same for two

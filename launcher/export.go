@@ -19,13 +19,13 @@ import (
 	"github.com/metalab-hpc/metalab/store"
 )
 
-// fixedColumns lead every export; timings and the error follow the params
-// and metrics. Runs of more than one experiment version (a store holds
+// fixedColumns lead every export; timings, the code fingerprint (see
+// [Coder]) and the error follow the params and metrics. Runs of more than one experiment version (a store holds
 // several) are led by the experiment and version of each.
 var (
 	experimentColumns = []string{"experiment", "version"}
 	leadColumns       = []string{"run_id", "status", "replicate", "seed"}
-	trailColumns      = []string{"started", "ended", "duration_s", "error"}
+	trailColumns      = []string{"started", "ended", "duration_s", "code", "error"}
 )
 
 // column is one export column: a fixed field, a param or a metric.
@@ -146,6 +146,8 @@ func cell(r *Record, c column) string {
 			return ""
 		}
 		return strconv.FormatFloat(r.Duration().Seconds(), 'f', 6, 64)
+	case "code":
+		return r.Code
 	case "error":
 		return firstLine(r.Error)
 	}
@@ -263,14 +265,19 @@ func (r *Results) WriteTable(w io.Writer) error {
 }
 
 // tableColumns are the columns of the table of runs: those of the CSV
-// export but the seed and timings, and the error only when a run has one
-// (the table of failed runs is where a person looks for why).
+// export but the seed and timings, the code only when the runs came from
+// more than one (after an edit of the script, which runs are of which),
+// and the error only when a run has one (the table of failed runs is where
+// a person looks for why).
 func tableColumns(runs []*Record) []column {
 	failed := false
+	codes := map[string]bool{}
 	for _, run := range runs {
 		if run.Error != "" {
 			failed = true
-			break
+		}
+		if len(codes) < 2 {
+			codes[run.Code] = true
 		}
 	}
 	var cols []column
@@ -278,6 +285,7 @@ func tableColumns(runs []*Record) []column {
 		switch {
 		case c.kind != 'f', c.name == "experiment", c.name == "version", c.name == "run_id", c.name == "status", c.name == "replicate":
 		case c.name == "error" && failed:
+		case c.name == "code" && len(codes) > 1:
 		default:
 			continue
 		}

@@ -18,9 +18,9 @@ func TestCSVColumnsAndClashes(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	runs := []*Record{{
 		RunID: "aaaaaaaaaaaaaaaa", Status: store.StatusCompleted, Replicate: 1, Seed: 17311043386426800777,
-		Params:  params.Point{"lr": 0.1, "status": "x", "n": int64(3), "tags": []any{"a", "b"}},
+		Params:  params.Point{"lr": 0.1, "status": "x", "n": int64(3), "tags": []any{"a", "b"}, "code": "v2"},
 		Result:  capture.Result{Metrics: capture.Metrics{"lr": 0.5, "loss": math.NaN(), "acc": 0.9}},
-		Started: start, Ended: start.Add(1500 * time.Millisecond),
+		Started: start, Ended: start.Add(1500 * time.Millisecond), Code: "0123456789ab",
 	}, {
 		RunID: "bbbbbbbbbbbbbbbb", Status: store.StatusFailed, Error: "boom\nsecond line",
 		Params: params.Point{"lr": 0.2, "status": "y", "n": int64(4)},
@@ -33,19 +33,19 @@ func TestCSVColumnsAndClashes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the CSV does not parse: %v", err)
 	}
-	wantHeader := "run_id,status,replicate,seed,param_lr,n,param_status,tags,acc,loss,metric_lr,started,ended,duration_s,error"
+	wantHeader := "run_id,status,replicate,seed,param_code,param_lr,n,param_status,tags,acc,loss,metric_lr,started,ended,duration_s,code,error"
 	if got := strings.Join(rows[0], ","); got != wantHeader {
 		t.Fatalf("header\n got %s\nwant %s", got, wantHeader)
 	}
-	wantRow := []string{"aaaaaaaaaaaaaaaa", "completed", "1", "17311043386426800777", "0.1", "3", "x", `["a","b"]`,
-		"0.9", "", "0.5", "2026-01-02T03:04:05Z", "2026-01-02T03:04:06.5Z", "1.500000", ""}
+	wantRow := []string{"aaaaaaaaaaaaaaaa", "completed", "1", "17311043386426800777", "v2", "0.1", "3", "x", `["a","b"]`,
+		"0.9", "", "0.5", "2026-01-02T03:04:05Z", "2026-01-02T03:04:06.5Z", "1.500000", "0123456789ab", ""}
 	if got := strings.Join(rows[1], "|"); got != strings.Join(wantRow, "|") {
 		t.Errorf("row 1\n got %s\nwant %s", got, strings.Join(wantRow, "|"))
 	}
 	if got, want := rows[2][len(rows[2])-1], "boom"; got != want {
 		t.Errorf("error cell %q, want the first line %q", got, want)
 	}
-	if got, want := rows[2][8], ""; got != want {
+	if got, want := rows[2][9], ""; got != want {
 		t.Errorf("missing metric cell %q, want empty (NaN in pandas)", got)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	fieldNotStarted = "not_started"
 	fieldToRun      = "to_run"
 	fieldDuplicates = "duplicates"
+	fieldCode       = "code" // a code fingerprint
 
 	// A progress record (--log-format json).
 	fieldDone    = "done"

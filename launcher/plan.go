@@ -37,6 +37,11 @@ type Plan struct {
 	src      params.Source
 	ctxFP    string
 	manifest store.Manifest
+	// code fingerprints the operation's code; trackedCode is its
+	// fingerprint when it enters the run IDs (Experiment.TrackCode), else
+	// "".
+	code        store.Code
+	trackedCode string
 
 	idsOnce sync.Once
 	ids     *gridIDs // nil: compute IDs through At
@@ -47,9 +52,13 @@ func NewPlan(exp *Experiment) (*Plan, error) {
 	if err := exp.Validate(); err != nil {
 		return nil, err
 	}
-	fp, err := contextFingerprint(exp.Context)
+	fp, files, err := fingerprintContext(exp.Context)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidExperiment, exp.Name, err)
+	}
+	code, err := operationCode(exp, files)
+	if err != nil {
+		return nil, err
 	}
 	src := exp.source()
 	runs, ok := planSize(src.Len(), exp.Seeds.Replicates)
@@ -65,15 +74,22 @@ func NewPlan(exp *Experiment) (*Plan, error) {
 		"context":    fp,
 		"runs":       runs,
 	}
+	var tracked string
+	if exp.TrackCode {
+		tracked = code.Fingerprint
+		spec["code"] = tracked
+	}
 	b, err := params.Canonical(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidExperiment, exp.Name, err)
 	}
 	sum := sha256.Sum256(b)
 	return &Plan{
-		exp:   exp,
-		src:   src,
-		ctxFP: fp,
+		exp:         exp,
+		src:         src,
+		ctxFP:       fp,
+		code:        code,
+		trackedCode: tracked,
 		manifest: store.Manifest{
 			Experiment: exp.Name,
 			Version:    exp.Version,
@@ -108,6 +124,7 @@ func (p *Plan) experimentInfo(outside int) (store.ExperimentInfo, error) {
 	}
 	return store.ExperimentInfo{
 		Name: p.exp.Name, Version: p.exp.Version, Operation: op,
+		Code: p.code.Fingerprint, Codes: map[string]map[string]string{p.code.Fingerprint: p.code.Parts},
 		Plan: store.PlanInfo{Identity: p.manifest.Identity, Spec: p.manifest.Spec, Runs: p.Len(), Outside: outside},
 	}, nil
 }
@@ -132,12 +149,16 @@ func (p *Plan) ref() string { return store.Ref(p.exp.Name, p.exp.Version) }
 // ContextFingerprint is the hash of the experiment context in every run ID.
 func (p *Plan) ContextFingerprint() string { return p.ctxFP }
 
+// Code is the fingerprint of the code the plan's runs run (see [Coder]),
+// in every run ID when the experiment's TrackCode is set.
+func (p *Plan) Code() store.Code { return p.code }
+
 // At returns run i (0 <= i < Len()).
 func (p *Plan) At(i int) RunSpec {
 	reps := p.exp.Seeds.Replicates
 	pt, r := i/reps, i%reps
 	point := p.src.At(pt)
-	id, pj := runID(p.exp.Name, p.exp.Version, p.ctxFP, point, p.exp.Seeds.Base, r)
+	id, pj := runID(p.trackedCode, p.exp.Name, p.exp.Version, p.ctxFP, point, p.exp.Seeds.Base, r)
 	return RunSpec{
 		ID:         id,
 		Point:      pt,
@@ -228,15 +249,18 @@ func groupDigits(n int) string {
 //
 //	{"context":FP,"experiment":NAME,"params":POINT,"replicate":R,"seed_base":BASE,"version":VERSION}
 //
-// It is the same on every machine, process and Go version.
+// It is the same on every machine, process and Go version. An experiment
+// with TrackCode set has {"code":FINGERPRINT, ...} in front, the
+// fingerprint of [Plan.Code].
 func RunID(name, version, contextFP string, point params.Point, seedBase int64, replicate int) string {
-	id, _ := runID(name, version, contextFP, point, seedBase, replicate)
+	id, _ := runID("", name, version, contextFP, point, seedBase, replicate)
 	return id
 }
 
-// runID is RunID, and the canonical JSON of point that it hashed.
-func runID(name, version, contextFP string, point params.Point, seedBase int64, replicate int) (string, []byte) {
-	buf := appendIDHead(make([]byte, 0, 256), name, contextFP)
+// runID is RunID with the code fingerprint code ("": none), and the
+// canonical JSON of point that it hashed.
+func runID(code, name, version, contextFP string, point params.Point, seedBase int64, replicate int) (string, []byte) {
+	buf := appendIDHead(make([]byte, 0, 256), code, name, contextFP)
 	start := len(buf)
 	var err error
 	buf, err = params.AppendCanonical(buf, point)
@@ -253,9 +277,16 @@ func runID(name, version, contextFP string, point params.Point, seedBase int64, 
 }
 
 // appendIDHead and appendIDTail write what the run ID hashes before and
-// after the point.
-func appendIDHead(buf []byte, name, contextFP string) []byte {
-	buf = append(buf, `{"context":`...)
+// after the point; a code fingerprint, if any, goes first, as canonical
+// JSON sorts "code" before "context".
+func appendIDHead(buf []byte, code, name, contextFP string) []byte {
+	buf = append(buf, '{')
+	if code != "" {
+		buf = append(buf, `"code":`...)
+		buf = appendString(buf, code)
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"context":`...)
 	buf = appendString(buf, contextFP)
 	buf = append(buf, `,"experiment":`...)
 	buf = appendString(buf, name)
@@ -311,7 +342,7 @@ func (p *Plan) gridIDs() *gridIDs {
 		if !ok {
 			return
 		}
-		ids := &gridIDs{head: appendIDHead(nil, p.exp.Name, p.ctxFP)}
+		ids := &gridIDs{head: appendIDHead(nil, p.trackedCode, p.exp.Name, p.ctxFP)}
 		for _, name := range slices.Sorted(maps.Keys(g)) {
 			key, err := params.AppendCanonical(nil, name)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -58,6 +59,11 @@ type Options struct {
 	// metalab's own work would take longer than this to get through (see
 	// [DefaultMaxPlanTime], the default when 0); negative means no limit.
 	MaxPlanTime time.Duration
+	// RerunChanged runs again the completed runs of the plan whose records
+	// came from other code than the operation's now (see [Coder]); their
+	// new records win over the old. Without it they are skipped, as every
+	// completed run is, and the sweep logs a warning that counts them.
+	RerunChanged bool
 
 	// worker: a SLURM array task. It neither merges the store's indexes
 	// before (a thousand tasks would each rewrite the store index) nor
@@ -71,6 +77,9 @@ type Options struct {
 	// stopDispatch, if set, stops the sweep starting runs once it is
 	// closed, and lets the runs in flight end: SLURM's warning signal.
 	stopDispatch <-chan struct{}
+	// rerunSince, for a worker of a submission made with --rerun-changed,
+	// is when it was made: only runs completed since count as done.
+	rerunSince time.Time
 	// lockPurpose and lockGroup describe a worker in the store's lock.
 	lockPurpose, lockGroup string
 	lockHeartbeat          time.Duration // 0: the store's default; for tests
@@ -96,6 +105,10 @@ func WithLogger(l zerolog.Logger) Option { return func(o *Options) { o.Logger = 
 func WithProgress(mode string, w io.Writer) Option {
 	return func(o *Options) { o.ProgressMode, o.Progress = mode, w }
 }
+
+// WithRerunChanged runs again the completed runs that came from other
+// code (see [Options.RerunChanged]).
+func WithRerunChanged() Option { return func(o *Options) { o.RerunChanged = true } }
 
 // WithOptions replaces all options at once.
 func WithOptions(opts Options) Option { return func(o *Options) { *o = opts } }
@@ -257,17 +270,18 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 			return fail(err)
 		}
 	}
+	planned := o.now()
 	var ps planState
 	if o.worker {
 		// A worker runs its submission's plan, which the store recorded
 		// when it was submitted; it asks the indexes about its own runs.
-		completed, err := completedRuns(st, plan, candidates)
+		completed, err := completedRuns(st, plan, candidates, o.rerunSince)
 		if err != nil {
 			return fail(err)
 		}
-		ps.todo, ps.planCounts = pendingRuns(plan, candidates, completed)
+		ps.todo, ps.planCounts = pendingRuns(plan, candidates, completed, nil, false)
 	} else {
-		if ps, err = readPlanState(ctx, st, plan, candidates); err != nil {
+		if ps, err = readPlanState(ctx, st, plan, candidates, o.RerunChanged); err != nil {
 			return fail(err)
 		}
 		info, err := plan.experimentInfo(ps.outside)
@@ -282,6 +296,14 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 			log.Warn().Str(fieldHint, change.Hint()).Msg(change.String())
 		}
 		ps.change = nil // logged here; the plan line does not repeat it
+		if c := ps.code; c != nil {
+			ev := log.Warn()
+			if c.rerun {
+				ev = log.Info()
+			}
+			ev.Int(fieldRuns, c.runs).Str(fieldCode, plan.code.Fingerprint).Msg(c.message(progName(), "run"))
+			ps.code = nil
+		}
 	}
 	todo, total, skipped, dups := ps.todo, ps.total, ps.skipped, ps.dups
 	// The plan's grid encoding served the dedup pass; the runs need At.
@@ -325,6 +347,12 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	// A holder judged dead and removed from the lock may only have been
 	// paused, and write again: each run is checked against the store's
 	// indexes just before it starts.
+	switch {
+	case o.worker:
+		x.doneSince = o.rerunSince
+	case o.RerunChanged:
+		x.doneSince = planned
+	}
 	if taken := lock.TookOver(); len(taken) > 0 {
 		x.recheck = true
 		log.Warn().Msg("the store's lock was taken over from a holder judged dead; checking each run against the store before it starts")
@@ -420,18 +448,23 @@ type planState struct {
 	// change is set when the store has the experiment with another
 	// operation.
 	change *store.OperationChange
+	// code is set when completed runs of the plan came from other code.
+	code *codeChange
 }
 
 // planCounts counts a plan's runs: total (each run ID once), skipped
-// (completed in the store), dups (points that repeat another's run ID) and
-// recorded (with any record in the store).
+// (completed in the store), dups (points that repeat another's run ID),
+// recorded (with any record in the store) and changed (completed from
+// other code; skipped unless they run again), by their fingerprint.
 type planCounts struct {
 	total, skipped, dups, recorded int
+	changed                        map[string]int
 }
 
 // readPlanState merges the store's indexes and works out what the store has
-// of plan, or of its runs at candidates (nil: all).
-func readPlanState(ctx context.Context, st *store.Store, plan *Plan, candidates []int) (planState, error) {
+// of plan, or of its runs at candidates (nil: all); rerun runs again the
+// completed runs that came from other code.
+func readPlanState(ctx context.Context, st *store.Store, plan *Plan, candidates []int, rerun bool) (planState, error) {
 	if _, err := st.Collect(ctx); err != nil {
 		return planState{}, err
 	}
@@ -444,13 +477,20 @@ func readPlanState(ctx context.Context, st *store.Store, plan *Plan, candidates 
 	if err != nil {
 		return planState{}, err
 	}
+	changed, codes, err := changedRuns(st, plan)
+	if err != nil {
+		return planState{}, err
+	}
 	var ps planState
-	ps.todo, ps.planCounts = pendingRuns(plan, candidates, have)
+	ps.todo, ps.planCounts = pendingRuns(plan, candidates, have, changed, rerun)
+	if n := sumCounts(ps.changed); n > 0 {
+		ps.code = &codeChange{runs: n, by: ps.changed, parts: changedParts(ps.changed, codes, plan.code.Parts), rerun: rerun}
+	}
 	recorded := ps.recorded
 	if candidates != nil {
 		// A selection (collect --resubmit): the plan is still the
 		// whole one.
-		_, all := pendingRuns(plan, nil, have)
+		_, all := pendingRuns(plan, nil, have, nil, false)
 		recorded = all.recorded
 	}
 	n, err := experimentRuns(st, plan, len(have))
@@ -466,6 +506,44 @@ func readPlanState(ctx context.Context, st *store.Store, plan *Plan, candidates 
 		return planState{}, err
 	}
 	return ps, nil
+}
+
+// changedRuns maps the completed runs of plan's experiment whose records
+// came from other code than plan's to the fingerprint they carry, and
+// returns the parts of each fingerprint the store knows. Only a store that
+// has seen other code of the experiment is read (the keys of its
+// completed records); records without a fingerprint (of a metalab before
+// them) are not counted: nothing is known of their code.
+func changedRuns(st *store.Store, plan *Plan) (map[runKey]string, map[string]map[string]string, error) {
+	info, err := st.Experiment(plan.exp.Name, plan.exp.Version)
+	if err != nil || info == nil {
+		return nil, nil, err
+	}
+	cur := plan.code.Fingerprint
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(info.Codes)), func(fp string) bool { return fp != cur }) {
+		return nil, info.Codes, nil
+	}
+	changed := map[runKey]string{}
+	err = st.CompletedCodes(plan.exp.Name, plan.exp.Version, func(id, code string) {
+		if code == "" || code == cur {
+			return
+		}
+		if k, ok := keyOf(id); ok {
+			changed[k] = code
+		}
+	})
+	if err != nil && !errors.As(err, new(*store.DamageError)) {
+		return nil, nil, err
+	}
+	return changed, info.Codes, nil
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // experimentRuns is how many runs of plan's experiment the store has, of
@@ -492,12 +570,12 @@ func experimentRuns(st *store.Store, plan *Plan, all int) (int, error) {
 // completedRuns tells a SLURM worker which of its runs (the plan's at
 // candidates) the store's indexes have as completed, without merging them:
 // a thousand tasks would each rewrite the store index.
-func completedRuns(st *store.Store, plan *Plan, candidates []int) (runSet, error) {
+func completedRuns(st *store.Store, plan *Plan, candidates []int, since time.Time) (runSet, error) {
 	ids := make([]string, len(candidates))
 	for k, i := range candidates {
 		ids[k] = plan.At(i).ID
 	}
-	among, err := st.CompletedAmong(ids)
+	among, err := st.CompletedAmongSince(ids, since)
 	if err != nil {
 		return nil, err
 	}
@@ -514,8 +592,10 @@ func completedRuns(st *store.Store, plan *Plan, candidates []int) (runSet, error
 type runSet map[runKey]bool
 
 // pendingRuns lists the plan indexes to execute: those of candidates (all of
-// the plan when nil) that are not completed in the store, each run ID once.
-func pendingRuns(plan *Plan, candidates []int, have runSet) (todo runList, c planCounts) {
+// the plan when nil) that are not completed in the store, each run ID once,
+// and with rerun those completed from other code (changed, by their
+// fingerprint).
+func pendingRuns(plan *Plan, candidates []int, have runSet, changed map[runKey]string, rerun bool) (todo runList, c planCounts) {
 	n := plan.Len()
 	if candidates != nil {
 		n = len(candidates)
@@ -554,6 +634,13 @@ func pendingRuns(plan *Plan, candidates []int, have runSet) (todo runList, c pla
 		done, known := have[id]
 		if known {
 			c.recorded++
+		}
+		if code, ok := changed[id]; ok && done {
+			if c.changed == nil {
+				c.changed = map[string]int{}
+			}
+			c.changed[code]++
+			done = !rerun
 		}
 		if done {
 			c.skipped++

@@ -35,6 +35,19 @@ type storeStatus struct {
 	// store holds more than one (and --experiment picks more than one);
 	// the counts above are their sums, and Experiment and Version empty.
 	Experiments []experimentStatus `json:"experiments,omitempty"`
+	// OtherCode counts, per experiment version, the completed runs whose
+	// records came from other code than its latest sweep or submit ran.
+	OtherCode []otherCode `json:"other_code,omitempty"`
+}
+
+// otherCode counts the completed runs of an experiment version that came
+// from other code than its latest sweep's (Code), and names what differs.
+type otherCode struct {
+	Experiment string   `json:"experiment"`
+	Version    string   `json:"version"`
+	Runs       int      `json:"runs"`
+	Code       string   `json:"code"`
+	Changed    []string `json:"changed,omitempty"`
 }
 
 // experimentStatus counts the runs of one experiment version. Total is the
@@ -88,6 +101,9 @@ func readStatus(ctx context.Context, dir, spec, prog string, client *slurm.Clien
 	}
 	s, m, err := readStoreStatus(ctx, st, only)
 	if err != nil {
+		return s, err
+	}
+	if s.OtherCode, err = readOtherCode(st, only); err != nil {
 		return s, err
 	}
 	all, err := listSubmissions(dir)
@@ -208,6 +224,36 @@ func readStoreStatus(ctx context.Context, st *store.Store, only experimentFilter
 		s.Experiments = nil
 	}
 	return s, m, nil
+}
+
+// readOtherCode counts the completed runs of each experiment that only
+// picks whose code is not the one its latest sweep recorded. Only the
+// records of an experiment the store has seen other code of are read.
+func readOtherCode(st *store.Store, only experimentFilter) ([]otherCode, error) {
+	exps, err := st.Experiments()
+	if err != nil {
+		return nil, err
+	}
+	var out []otherCode
+	for _, e := range exps {
+		if !only.picks(e.Name, e.Version) || e.Code == "" || len(e.Codes) < 2 {
+			continue
+		}
+		by := map[string]int{}
+		err := st.CompletedCodes(e.Name, e.Version, func(_, code string) {
+			if code != "" && code != e.Code {
+				by[code]++
+			}
+		})
+		if err != nil && !errors.As(err, new(*store.DamageError)) {
+			return nil, err
+		}
+		if n := sumCounts(by); n > 0 {
+			out = append(out, otherCode{Experiment: e.Name, Version: e.Version, Runs: n, Code: e.Code,
+				Changed: changedParts(by, e.Codes, e.Codes[e.Code])})
+		}
+	}
+	return out, nil
 }
 
 func experimentRow(name, version string, planned int, c *store.Counts) experimentStatus {

@@ -53,6 +53,11 @@ type Submission struct {
 	StoreID     string `json:"store_id,omitempty"`
 	JobName     string `json:"job_name,omitempty"`
 	CollectName string `json:"collect_job_name,omitempty"`
+	// RerunChanged: the submission runs again runs that were completed
+	// from other code (submit --rerun-changed), so its workers count as
+	// done only the runs completed since it was Created, and a requeued
+	// task does not run them twice.
+	RerunChanged bool `json:"rerun_changed,omitempty"`
 	// KillWait is the cluster's KillWait when it was submitted, in
 	// seconds: the workers stop their runs within it (0: not known).
 	KillWait int `json:"kill_wait_seconds,omitempty"`

@@ -43,6 +43,9 @@ type submitRequest struct {
 	Only []int
 	// Name is the program's name, for hints.
 	Name string
+	// RerunChanged submits also the completed runs that came from other
+	// code (see [Options.RerunChanged]).
+	RerunChanged bool
 }
 
 // preparedSubmission is a submission planned, sharded and rendered, and not
@@ -127,7 +130,7 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		}
 	}
 	var err error
-	if p.state, err = readPlanState(ctx, p.st, p.plan, p.req.Only); err != nil {
+	if p.state, err = readPlanState(ctx, p.st, p.plan, p.req.Only, p.req.RerunChanged); err != nil {
 		return err
 	}
 	todo := p.state.todo.slice()
@@ -176,6 +179,7 @@ func (p *preparedSubmission) prepare(ctx context.Context, log zerolog.Logger) er
 		Plan: p.plan.Manifest().Spec, Operation: op,
 		Target: p.req.Target, Runs: p.layout.Runs(), RunsPerTask: p.layout.RunsPerTask, Settings: exp.Slurm,
 		JobName: templates.JobName(exp.Name), KillWait: int(cfg.KillWait / time.Second),
+		RerunChanged: p.state.code != nil && p.state.code.rerun,
 	}
 	if p.req.Collect || exp.Slurm.Collect {
 		p.sub.CollectName = templates.JobName(exp.Name + "-collect")

@@ -137,6 +137,7 @@ func runShard(ctx context.Context, log zerolog.Logger, req shardRequest) (Status
 		LockWait:       workerLockWait(started, stopAt),
 		worker:         true,
 		plan:           plan,
+		rerunSince:     rerunSince(sub),
 		lockPurpose:    fmt.Sprintf("%s worker of submission %s (job %s, array %d, task %d)", req.Name, sub.ID, jobID, req.Array, req.Task),
 		lockGroup:      sub.ID,
 	})
@@ -174,6 +175,7 @@ func submittedPlan(log zerolog.Logger, exp *Experiment, sub *Submission, name, s
 		Experiment string          `json:"experiment"`
 		Version    string          `json:"version"`
 		Context    string          `json:"context"`
+		Code       string          `json:"code"`
 		Params     json.RawMessage `json:"params"`
 		Seeds      seeds.Plan      `json:"seeds"`
 	}
@@ -222,11 +224,25 @@ func submittedPlan(log zerolog.Logger, exp *Experiment, sub *Submission, name, s
 		return nil, changed(fmt.Sprintf("its context (values or the content of its files) has fingerprint %.12s, the submitted one %.12s",
 			plan.ContextFingerprint(), spec.Context))
 	}
+	if plan.trackedCode != spec.Code {
+		// track_code: the code is in every run ID.
+		return nil, changed(fmt.Sprintf("its code (the files its command names, the interpreter's path) has fingerprint %q, the submitted one %q",
+			plan.trackedCode, spec.Code))
+	}
 	if plan.Manifest().Identity != sub.Identity {
 		return nil, fmt.Errorf("submission %s: the plan rebuilt from its record has identity %.12s, not the submitted %.12s",
 			sub.ID, plan.Manifest().Identity, sub.Identity)
 	}
 	return plan, nil
+}
+
+// rerunSince is when the runs that sub runs again were completed last,
+// or the zero time for a submission that runs none again.
+func rerunSince(sub *Submission) time.Time {
+	if !sub.RerunChanged {
+		return time.Time{}
+	}
+	return sub.Created
 }
 
 // sameJSON compares two JSON documents by value: the submission's record

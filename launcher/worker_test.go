@@ -348,3 +348,51 @@ func TestWarnSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerRerunsChangedOnce: the worker of a submission made with
+// --rerun-changed runs its shard's runs although the store has them as
+// completed (from before the submission), and a requeued attempt of the
+// task, which finds them completed since, does not run them again.
+func TestWorkerRerunsChangedOnce(t *testing.T) {
+	var mu sync.Mutex
+	var executed []string
+	exp := Experiment{
+		Name: "w", Version: "1", Seeds: seeds.New(1, 2), Params: params.Grid{"x": seqAny(5)},
+		Operation: Op(func(rt *Runtime) { mu.Lock(); executed = append(executed, rt.RunID); mu.Unlock() }),
+	}
+	dir, sub, _, layout := testSubmission(t, exp)
+	if _, _, err := runSweep(t, exp, WithStore(dir)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLURM_ARRAY_JOB_ID", "78")
+	t.Setenv("SLURMD_NODENAME", "nodeA")
+	app := &App{Name: "metalab", Experiments: []Experiment{exp}, Stdout: io.Discard, Stderr: io.Discard}
+	opts := workerOptions{Store: dir, Submission: sub.ID, Array: 0, Task: 1}
+	shardRuns, _ := layout.Shard(0, 1)
+	for _, tt := range []struct {
+		name    string
+		rerun   bool
+		restart string
+		want    int
+	}{
+		{"a plain submission: completed runs are skipped", false, "0", 0},
+		{"rerun changed", true, "1", len(shardRuns)},
+		{"rerun changed, requeued", true, "2", 0},
+	} {
+		executed = nil
+		if tt.restart != "2" { // a requeued task: the same submission
+			sub.Created = time.Now()
+		}
+		sub.RerunChanged = tt.rerun
+		if err := saveSubmission(dir, sub); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SLURM_RESTART_COUNT", tt.restart)
+		if err := app.runWorker(context.Background(), zerolog.Nop(), opts); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(executed); got != tt.want {
+			t.Errorf("%s: executed %d runs, want %d", tt.name, got, tt.want)
+		}
+	}
+}

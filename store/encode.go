@@ -42,6 +42,7 @@ func appendRecord(b []byte, r *Record) (_ []byte, ok bool) {
 	b = strconv.AppendInt(b, int64(r.Replicate), 10)
 	b = appendKey(b, "seed")
 	b = strconv.AppendUint(b, r.Seed, 10)
+	b = appendOptString(b, "code", r.Code)
 
 	if b, ok = appendResult(b, &r.Result); !ok {
 		return b, false

@@ -36,7 +36,7 @@ func encodeCases() []*Record {
 		{
 			Format: RecordFormat, RunID: "c", Status: StatusFailed, Experiment: "exp", Version: "v2",
 			Params:   params.Point{"lr": 0.001, "n": int64(-5), "big": 1e300, "tiny": 5e-324, "s": "x\ny", "b": true, "nil": nil, "list": []any{int64(1), "two", 3.0, nil}, "map": map[string]any{"k": "v"}},
-			SeedBase: -1, Replicate: 9, Seed: math.MaxUint64,
+			SeedBase: -1, Replicate: 9, Seed: math.MaxUint64, Code: "0123456789ab",
 			Result: capture.Result{
 				Metrics: capture.Metrics{"nan": math.NaN(), "inf": math.Inf(1), "ninf": math.Inf(-1), "zero": 0, "negzero": math.Copysign(0, -1),
 					"small": 1e-7, "large": 1e21, "mid": 123456.789, "int": 42, "neg": -0.5},

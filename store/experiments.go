@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +45,13 @@ type ExperimentInfo struct {
 	// when the store first saw it.
 	Operation      json.RawMessage `json:"operation,omitempty"`
 	OperationSince time.Time       `json:"operation_since,omitzero"`
+	// Code is the fingerprint of the code the latest sweep or submit ran
+	// (see [Code]); Codes holds the parts of every fingerprint the store
+	// has seen of the experiment, so that a reader of a record with an
+	// older one can say which file changed since. Both are empty in an
+	// experiment recorded by a metalab before code fingerprints.
+	Code  string                       `json:"code,omitempty"`
+	Codes map[string]map[string]string `json:"codes,omitempty"`
 	// Created is when the store first held the experiment.
 	Created time.Time `json:"created"`
 	// Plan is its latest plan, run or submitted.
@@ -101,7 +109,8 @@ func (c *OperationChange) String() string {
 // Hint is what the user can do about it.
 func (c *OperationChange) Hint() string {
 	return "run IDs do not depend on the operation, so the runs the store has completed are not run again with this one: " +
-		"to run them all with it, give the experiment a new version (it goes beside the old one in this store) or use another store"
+		"--rerun-changed runs again those whose code changed with it (each record names its code), " +
+		"or give the experiment a new version (it goes beside the old one in this store) or use another store"
 }
 
 func jsonOrNone(b json.RawMessage) string {
@@ -250,8 +259,8 @@ func (s *Store) compare(have, want *ExperimentInfo) *OperationChange {
 // what [Store.CheckExperiment] returns: the record then holds e's
 // operation. A store without a manifest gets one, of e's plan (see
 // [Store.Init]). The store's lock should be held, as the record is read,
-// merged and rewritten: its Created stays, and so does an operation that e
-// does not know.
+// merged and rewritten: its Created stays, and so does an operation (or a
+// code) that e does not know; e's Codes join those recorded.
 func (s *Store) AddExperiment(e ExperimentInfo) (*OperationChange, error) {
 	if err := s.Init(Manifest{Experiment: e.Name, Version: e.Version, Identity: e.Plan.Identity, Spec: e.Plan.Spec}); err != nil {
 		return nil, err
@@ -274,6 +283,17 @@ func (s *Store) AddExperiment(e ExperimentInfo) (*OperationChange, error) {
 		}
 		if change == nil && !have.OperationSince.IsZero() {
 			e.OperationSince = have.OperationSince
+		}
+		if e.Code == "" {
+			e.Code = have.Code
+		}
+		codes := maps.Clone(have.Codes)
+		if codes == nil {
+			codes = map[string]map[string]string{}
+		}
+		maps.Copy(codes, e.Codes)
+		if len(codes) > 0 {
+			e.Codes = codes
 		}
 	}
 	if len(e.Operation) == 0 {

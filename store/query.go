@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 )
 
 // existingStoreDB opens the store index for reading; unlike Collect it does
@@ -446,6 +447,27 @@ func decodeInOrder(read func(emit func(int, []byte) error) error, fn func(int, *
 
 var errStopped = errors.New("stopped")
 
+// CompletedCodes calls fn with the run ID and code fingerprint (see
+// [Code]) of each completed winning record of experiment name at version,
+// as of the last [Store.Collect] (call it first); a record of a metalab
+// before code fingerprints has the code "". It reads those records' keys
+// only (see [ScanRecordKeys]). Of a damaged store it reads what it can and
+// returns the [*DamageError] too.
+func (s *Store) CompletedCodes(name, version string, fn func(runID, code string)) error {
+	sn, err := s.SnapshotOf(StatusCompleted, 0)
+	if err != nil {
+		return err
+	}
+	return sn.Lines(func(line []byte) error {
+		k, err := ScanRecordKeys(line)
+		if err != nil || k.Experiment != name || k.Version != version || k.Status != StatusCompleted {
+			return nil // a damaged line: Lines reports it
+		}
+		fn(k.RunID, k.Code)
+		return nil
+	})
+}
+
 // FailedAttempts maps each run ID with failed records to their number, as
 // of the last [Store.Collect] (call it first). Each failed attempt of a run
 // writes one failed record, so this counts the attempts that failed, also
@@ -492,6 +514,14 @@ func (s *Store) FailedAttempts() (map[string]int, error) {
 // that Collect found damaged are not believed: the store index, which
 // Collect repaired, answers for those segments.
 func (s *Store) CompletedAmong(ids []string) (map[string]bool, error) {
+	return s.CompletedAmongSince(ids, time.Time{})
+}
+
+// CompletedAmongSince is [Store.CompletedAmong] for the records that ended
+// at since or later: a worker that runs again runs completed before its
+// submission (submit --rerun-changed) counts only its own as done, so that
+// a requeued task does not run them twice. The zero since counts all.
+func (s *Store) CompletedAmongSince(ids []string, since time.Time) (map[string]bool, error) {
 	done := make(map[string]bool)
 	if len(ids) == 0 {
 		return done, nil
@@ -501,21 +531,22 @@ func (s *Store) CompletedAmong(ids []string) (map[string]bool, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	damaged := damagedSegments(s.readDamage())
-	completedIn(s.path(storeIndex), ids, "[]", done)
+	at := unixNanos(since)
+	completedIn(s.path(storeIndex), ids, "[]", at, done)
 	for _, path := range paths {
 		// Once all are found, the other indexes cannot add anything.
 		if len(done) == len(ids) {
 			break
 		}
-		completedIn(path, ids, damaged, done)
+		completedIn(path, ids, damaged, at, done)
 	}
 	return done, nil
 }
 
 // completedIn adds to done those of ids that the index at path has as
-// completed in a segment not named in the JSON array skip. It reports
-// whether it could read the index.
-func completedIn(path string, ids []string, skip string, done map[string]bool) bool {
+// completed, at since (Unix nanoseconds) or later, in a segment not named
+// in the JSON array skip. It reports whether it could read the index.
+func completedIn(path string, ids []string, skip string, since int64, done map[string]bool) bool {
 	if _, err := os.Stat(path); err != nil {
 		return false
 	}
@@ -528,11 +559,11 @@ func completedIn(path string, ids []string, skip string, done map[string]bool) b
 	args := make([]any, 0, batch+1)
 	for start := 0; start < len(ids); start += batch {
 		chunk := ids[start:min(start+batch, len(ids))]
-		args = append(args[:0], skip)
+		args = append(args[:0], since, skip)
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		q := "SELECT run_id FROM runs WHERE status = 'completed' AND segment NOT IN (SELECT value FROM json_each(?))" +
+		q := "SELECT run_id FROM runs WHERE status = 'completed' AND at >= ? AND segment NOT IN (SELECT value FROM json_each(?))" +
 			" AND run_id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
 		err := withRetry(context.Background(), func() error {
 			rows, err := db.Query(q, args...)

@@ -64,6 +64,9 @@ type Record struct {
 	SeedBase   int64        `json:"seed_base"`
 	Replicate  int          `json:"replicate"`
 	Seed       uint64       `json:"seed"`
+	// Code is the fingerprint of the code that ran (see [Code]); empty in
+	// the records of a metalab before code fingerprints.
+	Code string `json:"code,omitempty"`
 
 	capture.Result
 

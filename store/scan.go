@@ -10,6 +10,8 @@ import (
 // the names of its params and metrics, which make the columns of a CSV
 // file.
 type RecordKeys struct {
+	RunID      string
+	Code       string
 	Status     Status
 	Experiment string
 	Version    string
@@ -17,7 +19,7 @@ type RecordKeys struct {
 	Metrics    []string // in the order of the line
 }
 
-// ScanRecordKeys reads the status, experiment, version and the param and metric names of a
+// ScanRecordKeys reads the run ID, code, status, experiment, version and the param and metric names of a
 // record's JSON line (as [Snapshot.Lines] delivers it) without decoding the
 // rest. A CSV export reads every record twice, once to find its columns and
 // once to write its rows, and decoding a record (about 10 µs) is most of
@@ -31,6 +33,8 @@ func ScanRecordKeys(line []byte) (RecordKeys, error) {
 		return k, nil
 	}
 	var r struct {
+		RunID      string                     `json:"run_id"`
+		Code       string                     `json:"code"`
 		Status     Status                     `json:"status"`
 		Experiment string                     `json:"experiment"`
 		Version    string                     `json:"version"`
@@ -40,7 +44,7 @@ func ScanRecordKeys(line []byte) (RecordKeys, error) {
 	if err := json.Unmarshal(line, &r); err != nil {
 		return RecordKeys{}, err
 	}
-	k := RecordKeys{Status: r.Status, Experiment: r.Experiment, Version: r.Version}
+	k := RecordKeys{RunID: r.RunID, Code: r.Code, Status: r.Status, Experiment: r.Experiment, Version: r.Version}
 	for p := range r.Params {
 		k.Params = append(k.Params, p)
 	}
@@ -56,7 +60,7 @@ func ScanRecordKeys(line []byte) (RecordKeys, error) {
 func scanRecordKeys(line []byte) (k RecordKeys, ok bool) {
 	ok = eachMember(line, 0, func(key []byte, b []byte, i int) (int, bool) {
 		switch string(key) { // quotes included
-		case `"status"`, `"experiment"`, `"version"`:
+		case `"status"`, `"experiment"`, `"version"`, `"run_id"`, `"code"`:
 			j := skipSpace(b, i)
 			end, ok := skipValue(b, j)
 			if !ok || b[j] != '"' {
@@ -68,6 +72,10 @@ func scanRecordKeys(line []byte) (k RecordKeys, ok bool) {
 				k.Status = Status(s)
 			case `"experiment"`:
 				k.Experiment = s
+			case `"run_id"`:
+				k.RunID = s
+			case `"code"`:
+				k.Code = s
 			default:
 				k.Version = s
 			}

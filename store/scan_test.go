@@ -13,6 +13,8 @@ import (
 func wantKeys(t *testing.T, line string) string {
 	t.Helper()
 	var r struct {
+		RunID      string `json:"run_id"`
+		Code       string
 		Status     Status
 		Experiment string
 		Version    string
@@ -22,7 +24,7 @@ func wantKeys(t *testing.T, line string) string {
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
 		t.Fatal(err)
 	}
-	return keysString(RecordKeys{Status: r.Status, Experiment: r.Experiment, Version: r.Version,
+	return keysString(RecordKeys{RunID: r.RunID, Code: r.Code, Status: r.Status, Experiment: r.Experiment, Version: r.Version,
 		Params: slices.Collect(maps.Keys(r.Params)), Metrics: slices.Collect(maps.Keys(r.Metrics))})
 }
 
@@ -30,7 +32,7 @@ func wantKeys(t *testing.T, line string) string {
 // of the line, encoding/json's maps have none.
 func keysString(k RecordKeys) string {
 	sorted := func(s []string) string { s = slices.Clone(s); slices.Sort(s); return strings.Join(s, ",") }
-	return string(k.Status) + " experiment=" + k.Experiment + "@" + k.Version +
+	return "run=" + k.RunID + " code=" + k.Code + " " + string(k.Status) + " experiment=" + k.Experiment + "@" + k.Version +
 		" params=" + sorted(k.Params) + " metrics=" + sorted(k.Metrics)
 }
 
@@ -42,6 +44,7 @@ func TestScanRecordKeys(t *testing.T) {
 		`{"status":"completed","params":{"\u00fc":1}}`,
 		`{"experiment":"gr\"ow","version":"1","status":"completed","params":{"experiment":"x"},"data":{"version":"2"}}`,
 		`{"experiment":"","version":"","status":"completed"}`,
+		`{"run_id":"00112233445566ff","code":"a1b2c3d4e5f6","status":"completed","data":{"code":"no","run_id":"no"}}`,
 	}
 	for _, line := range tests {
 		want := wantKeys(t, line)
