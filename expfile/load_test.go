@@ -121,7 +121,7 @@ template = "job.sbatch.tmpl"
 		Partition: "gpu", Time: "1-00:00", Mem: "4G", CPUsPerTask: 4,
 		Modules: []string{"python/3.11"}, Setup: []string{"source venv/bin/activate"},
 		ExtraOptions: []string{"--exclusive"}, RunsPerTask: 10, MaxConcurrent: 50,
-		Signal: "USR1@120", Requeue: true, Template: filepath.Join(dir, "job.sbatch.tmpl"),
+		Signal: "USR1@120", Requeue: ptr(true), Template: filepath.Join(dir, "job.sbatch.tmpl"),
 	}
 	if !reflect.DeepEqual(exp.Slurm, wantSlurm) {
 		t.Errorf("Slurm=%+v, want %+v", exp.Slurm, wantSlurm)
@@ -382,3 +382,5 @@ func TestLoadUnreadable(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -57,6 +57,12 @@ func (l *loader) slurm(raw map[string]any) (slurm.Settings, error) {
 				return s, l.typeErr(kp, "true or false", v, "")
 			}
 			f.SetBool(x)
+		case reflect.Pointer: // *bool: unset differs from false
+			x, ok := v.(bool)
+			if !ok || f.Type().Elem().Kind() != reflect.Bool {
+				return s, l.typeErr(kp, "true or false", v, "")
+			}
+			f.Set(reflect.ValueOf(&x))
 		case reflect.Slice:
 			a, ok := array(v)
 			if !ok {
@@ -69,6 +75,8 @@ func (l *loader) slurm(raw map[string]any) (slurm.Settings, error) {
 				}
 			}
 			f.Set(reflect.ValueOf(strs))
+		default: // a field added to slurm.Settings without a case here
+			panic(fmt.Sprintf("expfile: slurm.Settings.%s has kind %s, which [slurm] cannot read", rt.Field(i).Name, f.Kind()))
 		}
 	}
 	if s.Template != "" {

@@ -47,9 +47,11 @@ type Settings struct {
 	// Signal asks SLURM to warn the job before its time limit, as sbatch
 	// --signal takes it: "USR1@120" sends SIGUSR1 120 s before the end.
 	Signal string `toml:"signal"`
-	// Requeue lets SLURM requeue the tasks after a node failure or
-	// preemption.
-	Requeue bool `toml:"requeue"`
+	// Requeue, when set, lets SLURM requeue the tasks after a node failure
+	// or preemption (true: --requeue) or forbids it (false: --no-requeue).
+	// Unset, the cluster's JobRequeue decides: SLURM's default requeues
+	// batch jobs after a node failure.
+	Requeue *bool `toml:"requeue"`
 	// Collect merges the store's indexes after the array ends.
 	Collect bool `toml:"collect"`
 }

@@ -27,8 +27,9 @@ type Script struct {
 	// Signal is the --signal value, like "B:USR1@120": "B:" sends it to
 	// the batch shell, which the worker replaces.
 	Signal string
-	// Requeue adds --requeue.
-	Requeue bool
+	// Requeue adds --requeue, NoRequeue --no-requeue; neither leaves it to
+	// the cluster's JobRequeue.
+	Requeue, NoRequeue bool
 	// Dependency is the --dependency value, like "afterany:1234".
 	Dependency string
 	// ExtraOptions are further sbatch options, one option (with its value)

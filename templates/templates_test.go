@@ -28,6 +28,12 @@ var scripts = []struct {
 		ArraySpec: "0-9",
 		Command:   []string{"/usr/local/bin/metalab", "worker", "--layout", "/data/store/submissions/1.json", "--array", "0"},
 	}},
+	{"norequeue", Script{
+		JobName:   "sweep",
+		ArraySpec: "0-3",
+		NoRequeue: true,
+		Command:   []string{"/usr/local/bin/metalab", "worker", "--layout", "/data/store/submissions/2.json", "--array", "0"},
+	}},
 	{"full", Script{
 		JobName:      JobName(hostile),
 		ArraySpec:    "0-10%4",
