@@ -169,10 +169,25 @@ func squeueTasks(t *testing.T, ids []string, states string) []string {
 	if len(ids) == 0 {
 		return nil
 	}
-	out, err := exec.Command("squeue", "-h", "-r", "-t", states, "-j", strings.Join(ids, ","), "-o", "%i %T %N").Output()
-	if err != nil {
-		// squeue exits 1 when every job ID has left its memory.
-		return nil
+	var out []byte
+	for attempt := 1; ; attempt++ {
+		cmd := exec.Command("squeue", "-h", "-r", "-t", states, "-j", strings.Join(ids, ","), "-o", "%i %T %N")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		var err error
+		if out, err = cmd.Output(); err == nil {
+			break
+		}
+		// squeue exits 1 when every job ID has left its memory; any other
+		// failure (a busy slurmctld) is not an empty queue.
+		if strings.Contains(stderr.String(), "Invalid job id") {
+			return nil
+		}
+		if attempt == 5 {
+			t.Fatalf("squeue: %v: %s", err, stderr.String())
+		}
+		t.Logf("squeue (attempt %d): %v: %s", attempt, err, strings.TrimSpace(stderr.String()))
+		time.Sleep(time.Second)
 	}
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
