@@ -313,3 +313,56 @@ func TestGoExperimentOnCluster(t *testing.T) {
 		t.Errorf("pinned binaries in the store: %v, want one goexp-<hash>", bin)
 	}
 }
+
+// TestHundredThousandRunsOnCluster: 100,000 in-process runs of a Go
+// experiment (launcher.Main) in 20 array tasks over both nodes. Every run
+// ends completed exactly once (one end record per run ID in all the
+// segments, attempts included), with its own metric, and the store holds
+// O(tasks) files.
+func TestHundredThousandRunsOnCluster(t *testing.T) {
+	needCluster(t)
+	const n = 100_000
+	dir := sharedDir(t)
+	store := filepath.Join(dir, "store")
+	start := time.Now()
+	out := mustRun(t, nil, bins.goexp, "submit", "--store", store, "go_scale")
+	if !strings.Contains(out, "100000 to submit") || !strings.Contains(out, "20 tasks") {
+		t.Fatalf("submit:\n%s", out)
+	}
+	waitJobs(t, store, 15*time.Minute, nil)
+	ran := time.Since(start)
+	if out := mustRun(t, nil, bins.goexp, "collect", "--store", store); !strings.Contains(out, "100000 runs (100000 completed") {
+		t.Fatalf("collect:\n%s", out)
+	}
+	ends := map[string]int{}
+	for _, r := range segmentRecords(t, store) {
+		ends[r.RunID]++
+		if r.Status != "completed" {
+			t.Errorf("run %s ended %s", r.RunID, r.Status)
+			continue
+		}
+		i, ok := r.Params["i"].(float64)
+		if !ok || r.Metrics["twice"] != 2*i {
+			t.Errorf("run %s: params %v, metrics %v", r.RunID, r.Params, r.Metrics)
+		}
+	}
+	if len(ends) != n {
+		t.Errorf("%d run IDs in the segments, want %d", len(ends), n)
+	}
+	for id, c := range ends {
+		if c != 1 {
+			t.Errorf("run %s has %d end records, want 1", id, c)
+		}
+	}
+	files := 0
+	filepath.WalkDir(store, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files > 20*10 {
+		t.Errorf("%d files in the store for 20 tasks: not O(tasks)", files)
+	}
+	t.Logf("%d runs in 20 tasks: submit to an empty queue in %v; %d files in the store", n, ran.Round(time.Second), files)
+}

@@ -57,5 +57,25 @@ func main() {
 		Params: params.Grid{"x": {0, 1, 2, 3}},
 		Seeds:  seeds.New(5, 1),
 		Slurm:  slurm.Settings{RunsPerTask: 2},
+	}, launcher.Experiment{
+		// 100,000 trivial in-process runs, each recording one metric: the
+		// scale test of the cluster (TestHundredThousandRunsOnCluster).
+		Name:    "go_scale",
+		Version: "1",
+		Operation: launcher.Op(func(p params.Point, c capture.Capture) {
+			c.Metric("twice", float64(2*p.Int("i")))
+		}),
+		Params: params.Grid{"i": upTo(100_000)},
+		Seeds:  seeds.New(11, 1),
+		Slurm:  slurm.Settings{RunsPerTask: 5000, MaxConcurrent: 8, Time: "10"},
 	})
+}
+
+// upTo is the grid values 0, 1, ..., n-1.
+func upTo(n int) []any {
+	v := make([]any, n)
+	for i := range v {
+		v[i] = i
+	}
+	return v
 }
