@@ -7,6 +7,9 @@
 #   bash hack/bench.sh            # full sizes (1,000,000-run sweeps)
 #   bash hack/bench.sh --quick    # smaller sizes, for a check
 #   bash hack/bench.sh -only report   # scenario 6 alone: the HTML report
+#   bash hack/bench.sh --slurm        # scenario 7 alone: 1,000,000 runs through
+#                                     # the local cluster (hack/slurm-docker/up.sh
+#                                     # --accounting first), beside `run` here
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"

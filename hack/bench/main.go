@@ -71,6 +71,7 @@ func main() {
 	quickFlag := flag.Bool("quick", false, "smaller sizes, for a check in about a minute")
 	work := flag.String("dir", "", "work directory (default: a new temporary one, removed afterwards)")
 	only := flag.String("only", "", "run only this scenario: report")
+	onSlurm := flag.Bool("slurm", false, "run only scenario 7, the sweeps through the local SLURM cluster (hack/slurm-docker/up.sh --accounting)")
 	flag.Parse()
 	sz := full
 	if *quickFlag {
@@ -91,6 +92,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %-46s %s\n", r.scenario, r.figure)
 	}
 	workers := runtime.NumCPU()
+	if *onSlurm {
+		n, nTrue := 1_000_000, 100_000
+		if *quickFlag {
+			n, nTrue = 100_000, 10_000
+		}
+		slurmScenario(dir, n, nTrue, add)
+		printTable(os.Stdout, rows)
+		return
+	}
 	if *only == "report" {
 		reportScenario(dir, sz.report, workers, add)
 		printTable(os.Stdout, rows)
