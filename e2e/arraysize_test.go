@@ -14,7 +14,12 @@ import (
 func restartCluster(t *testing.T, env ...string) {
 	t.Helper()
 	cmd := exec.Command("bash", filepath.Join(repoRoot(), "hack", "slurm-docker", "up.sh"), "--no-install")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = os.Environ()
+	if os.Getenv("METALAB_TEST_ACCOUNTING") == "1" {
+		// The cluster the accounting tests need keeps its slurmdbd.
+		cmd.Env = append(cmd.Env, "SLURM_LOCAL_ACCOUNTING=1")
+	}
+	cmd.Env = append(cmd.Env, env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("up.sh %v: %v\n%s", env, err, out)
 	}
