@@ -17,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/metalab-hpc/metalab/expfile"
+	"github.com/metalab-hpc/metalab/internal/testenv"
 	"github.com/metalab-hpc/metalab/launcher"
 )
 
@@ -206,31 +207,17 @@ print(successful.groupby("n_samples")["pi_estimate"].mean())
 }
 
 // requirePandas returns a Python that imports pandas. Without one the test
-// skips, and says how to get one; in CI ($METALAB_CI or $CI set, as .ci/run
-// sets it), where hack/test.sh installs python3-pandas, it fails instead,
-// so that the Python tests cannot go quietly missing.
+// skips, and says how to get one; under hack/test.sh and in CI, which
+// install python3-pandas, it fails instead (testenv.Strict), so that the
+// Python tests cannot go quietly missing.
 func requirePandas(t *testing.T) string {
 	t.Helper()
 	python := pythonWithPandas()
 	if python != "" {
 		return python
 	}
-	if inCI() {
-		t.Fatal("no python3 with pandas, which CI must have: hack/test.sh installs python3-pandas")
-	}
-	t.Skip("skipped: no python3 with pandas (apt-get install python3-pandas)")
+	testenv.Need(t, "no python3 with pandas", "apt-get install python3-pandas")
 	return ""
-}
-
-// inCI reports whether the tests run in CI: $METALAB_CI or $CI is set to
-// something other than "", "0" or "false".
-func inCI() bool {
-	for _, v := range []string{os.Getenv("METALAB_CI"), os.Getenv("CI")} {
-		if v != "" && v != "0" && v != "false" {
-			return true
-		}
-	}
-	return false
 }
 
 // TestPythonReader runs the tests of python/ (python -m unittest): the

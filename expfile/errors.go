@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/metalab-hpc/metalab/internal/suggest"
 )
 
 // Error is a problem with an experiment file, located as precisely as the
@@ -42,7 +44,7 @@ func (e *Error) Hint() string { return e.Advice }
 func didYouMean(got string, valid []string) string {
 	best, bestD := "", 1<<30
 	for _, v := range valid {
-		d := editDistance(strings.ToLower(got), strings.ToLower(v))
+		d := suggest.Distance(strings.ToLower(got), strings.ToLower(v))
 		if d < bestD || (d == bestD && v < best) {
 			best, bestD = v, d
 		}
@@ -72,31 +74,4 @@ func commonPrefix(a, b string) int {
 		n++
 	}
 	return n
-}
-
-// editDistance is the optimal string alignment distance between a and b,
-// by bytes: Levenshtein's insertions, deletions and substitutions, plus
-// swaps of two neighbours ("gird" is one edit from "grid").
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

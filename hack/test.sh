@@ -26,9 +26,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 go mod download
-# The report's tests open it in headless Chromium; here they fail, rather
-# than skip, without one (internal/browser).
-export METALAB_TEST_BROWSER=1
+# Everything the tests need is installed now: a test that finds Chromium,
+# pandas or another tool missing fails rather than skips (internal/testenv).
+export METALAB_CI=1
 
 if [ "${METALAB_TEST_NO_SLURM:-0}" != 1 ]; then
   echo "== starting the local SLURM cluster (hack/slurm-docker/up.sh)"

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/internal/suggest"
 )
 
 // How the command line explains itself: the help texts, their EXIT CODES
@@ -370,7 +372,7 @@ func closest(got string, names []string) string {
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	for _, n := range sorted {
-		if d := editDistance(strings.ToLower(got), strings.ToLower(n)); d < bestD {
+		if d := suggest.Distance(strings.ToLower(got), strings.ToLower(n)); d < bestD {
 			best, bestD = n, d
 		}
 	}
@@ -383,31 +385,4 @@ func closest(got string, names []string) string {
 		}
 	}
 	return ""
-}
-
-// editDistance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions, and swaps of two neighbours
-// ("rnu" is one edit from "run").
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

@@ -6,9 +6,8 @@
 // nothing but itself.
 //
 // Tests skip when no Chromium is installed, except where the browser is
-// required: in CI ($CI set) and under hack/test.sh, which installs Debian's
-// chromium and sets METALAB_TEST_BROWSER=1, as it sets METALAB_TEST_SLURM
-// for the cluster tests.
+// required: under hack/test.sh, which installs Debian's chromium, and so in
+// CI (testenv.Strict).
 package browser
 
 import (
@@ -22,6 +21,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/metalab-hpc/metalab/internal/testenv"
 )
 
 // Env names a Chromium binary to use instead of the one on $PATH.
@@ -42,10 +43,8 @@ func Path() string {
 }
 
 // Required reports whether tests must fail rather than skip without a
-// browser: in CI, and under hack/test.sh.
-func Required() bool {
-	return os.Getenv("METALAB_TEST_BROWSER") == "1" || os.Getenv("CI") != ""
-}
+// browser: under hack/test.sh, and so in CI.
+func Required() bool { return testenv.Strict() }
 
 // Page is one browser tab and what it logged.
 type Page struct {
