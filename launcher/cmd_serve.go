@@ -180,14 +180,17 @@ func (s *serveSource) Data(ctx context.Context) (*report.Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, _, err := loadResults(ctx, st)
-	if res == nil {
+	if _, err := st.Collect(ctx); err != nil {
 		return nil, err
 	}
+	in := report.Input{Store: st, Name: s.dir, LinkBase: serve.StorePrefix, Now: time.Now()}
 	if only.set {
-		res = res.Filter(only.match)
+		in.Pick = only.picks
 	}
-	d := buildReport(reportInput{res: res, st: st, store: s.dir, linkBase: serve.StorePrefix, now: time.Now()})
+	d, err := report.Gather(ctx, in)
+	if d == nil {
+		return nil, err
+	}
 	if err != nil { // damage: the records that could be read, and a note
 		d.Notes = append(d.Notes, fmt.Sprintf("Some records could not be read: %v", err))
 	}
