@@ -442,3 +442,67 @@ func TestRunServe(t *testing.T) {
 		t.Errorf("URL %q, want one on 127.0.0.1 with a token", page)
 	}
 }
+
+// TestServeSchedulerCalls: the page's counts ask squeue no more often
+// than `status --watch` does (10 s, longer while nothing changes),
+// however many clients ask and however often.
+func TestServeSchedulerCalls(t *testing.T) {
+	exp := sweepExp("st", 5)
+	dir := localSweep(t, exp, 10)
+	recordRecordedSubmission(t, dir, "st")
+	sched := newStubScheduler(t, map[string]string{"squeue": withStoreID(t, dir, queueOf(t))})
+	now := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	token := serve.NewToken()
+	h, err := serve.New(serve.Options{Store: dir, Token: token, Refresh: time.Second, Now: clock,
+		Source: &serveSource{dir: dir, prog: "metalab", client: sched.Client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	f := &serveFixture{srv: srv, token: token}
+	ask := func() serve.Status {
+		t.Helper()
+		var st serve.Status
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				resp, body := f.get(t, "GET", "/api/state", true)
+				if resp.StatusCode != 200 {
+					t.Errorf("state: %d %s", resp.StatusCode, body)
+					return
+				}
+				mu.Lock()
+				json.Unmarshal([]byte(body), &st)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return st
+	}
+	for _, step := range []struct {
+		after time.Duration // since the previous step
+		calls int           // squeue calls so far
+	}{
+		{0, 1},
+		{5 * time.Second, 1},
+		{6 * time.Second, 2},  // 11 s: past the first 10 s
+		{10 * time.Second, 2}, // 21 s: nothing changed, so 15 s after the second
+		{5 * time.Second, 3},  // 26 s
+		{1 * time.Second, 3},
+	} {
+		mu.Lock()
+		now = now.Add(step.after)
+		mu.Unlock()
+		st := ask()
+		if got, want := len(sched.calls(t, "squeue")), step.calls; got != want {
+			t.Fatalf("at %s: %d squeue calls, want %d", now.Format(time.TimeOnly), got, want)
+		}
+		if len(st.Notes) == 0 || !strings.Contains(strings.Join(st.Notes, "\n"), "scheduler: ") {
+			t.Errorf("notes %q, want the scheduler's line", st.Notes)
+		}
+	}
+}
