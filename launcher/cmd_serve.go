@@ -183,7 +183,7 @@ func (s *serveSource) Data(ctx context.Context) (*report.Data, error) {
 	if _, err := st.Collect(ctx); err != nil {
 		return nil, err
 	}
-	in := report.Input{Store: st, Name: s.dir, LinkBase: serve.StorePrefix, Now: time.Now()}
+	in := report.Input{Store: st, Name: s.dir, LinkBase: serve.StorePrefix, Served: true, Now: time.Now()}
 	if only.set {
 		in.Pick = only.picks
 	}

@@ -54,6 +54,9 @@ type Input struct {
 	// LinkBase is the store's path relative to the page, for links to
 	// artifacts; "" when the page cannot link to them.
 	LinkBase string
+	// Served: the page is metalab serve's, which serves the artifacts at
+	// LinkBase.
+	Served bool
 	// Pick picks the experiment versions to show; nil: all.
 	Pick func(experiment, version string) bool
 	Now  time.Time
@@ -461,6 +464,8 @@ func (g *gatherer) data() *Data {
 			n, g.runs, MaxFailedRows, g.in.Name))
 	}
 	switch {
+	case g.in.Served:
+		d.Notes = append(d.Notes, "Artifacts are served from the store by metalab serve, which serves nothing else of it.")
 	case g.in.LinkBase != "":
 		d.Notes = append(d.Notes, fmt.Sprintf("Artifacts are linked relative to this page, in %s/: keep the report beside the store.", g.in.LinkBase))
 	default:
