@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,5 +178,48 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(serveOut.String(), "stopped serving") {
 		t.Errorf("serve did not stop cleanly:\n%s", serveOut.String())
+	}
+}
+
+// TestServeSignal: SIGINT stops `metalab serve` cleanly, exit 0, and so
+// does SIGTERM.
+func TestServeSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			work := t.TempDir()
+			if err := os.WriteFile(filepath.Join(work, "s.toml"), []byte("name = \"s\"\ncommand = [\"true\"]\n\n[params.grid]\nx = [1, 2]\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			storeDir := filepath.Join(work, "store")
+			metalab(t, "run", filepath.Join(work, "s.toml"), "--store", storeDir, "--progress", "quiet", "--no-table")
+			var out syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				a := &launcher.App{Name: "metalab", Stdout: &out, Stderr: &out}
+				done <- a.Run(context.Background(), []string{"metalab", "serve", "--store", storeDir})
+			}()
+			// Once it has printed its URL, it listens, and catches signals.
+			for !strings.Contains(out.String(), "?token=") {
+				select {
+				case code := <-done:
+					t.Fatalf("serve: exit %d\n%s", code, out.String())
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			if err := syscall.Kill(os.Getpid(), sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("serve: exit %d after %v, want 0\n%s", code, sig, out.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("serve did not stop on %v", sig)
+			}
+			if !strings.Contains(out.String(), "stopped serving") {
+				t.Errorf("serve did not say it stopped:\n%s", out.String())
+			}
+		})
 	}
 }
