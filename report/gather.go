@@ -180,7 +180,15 @@ type seriesAcc struct {
 	all   map[int64]*welford
 	by    map[string]map[string]*seriesLine // param -> value -> line
 	dropG map[string]bool
+	// stride: once a series has more than maxStepKeys distinct steps,
+	// steps are grouped, each at the first step of its stride (a power of
+	// two), so that memory stays bounded; 1 until then.
+	stride int64
 }
+
+// maxStepKeys is how many distinct steps (or groups of steps) a series
+// keeps statistics for before it groups them.
+const maxStepKeys = 50 * MaxSteps
 
 type seriesLine struct {
 	g     any
@@ -284,7 +292,7 @@ func (e *expAcc) add(r *store.Record) {
 	for name, pts := range r.Series {
 		s := e.series[name]
 		if s == nil {
-			s = &seriesAcc{all: map[int64]*welford{}, by: map[string]map[string]*seriesLine{}, dropG: map[string]bool{}}
+			s = &seriesAcc{all: map[int64]*welford{}, by: map[string]map[string]*seriesLine{}, dropG: map[string]bool{}, stride: 1}
 			e.series[name] = s
 		}
 		s.add(pts, r.Params)
@@ -411,26 +419,62 @@ func (s *seriesAcc) add(pts []capture.Point, ps params.Point) {
 			l = &seriesLine{g: gv, steps: map[int64]*welford{}}
 			lines[k] = l
 		}
-		addSteps(l.steps, pts)
+		addSteps(l.steps, pts, s.stride)
 	}
-	addSteps(s.all, pts)
+	addSteps(s.all, pts, s.stride)
+	for len(s.all) > maxStepKeys {
+		s.stride *= 2
+		s.all = regroup(s.all, s.stride)
+		for _, lines := range s.by {
+			for _, l := range lines {
+				l.steps = regroup(l.steps, s.stride)
+			}
+		}
+	}
 }
 
-func addSteps(steps map[int64]*welford, pts []capture.Point) {
+// stepKey is the step that stands for step: the first of its stride.
+func stepKey(step, stride int64) int64 {
+	if stride == 1 {
+		return step
+	}
+	k := step / stride * stride
+	if step < 0 && step%stride != 0 {
+		k -= stride // floor, not truncation, for negative steps
+	}
+	return k
+}
+
+func addSteps(steps map[int64]*welford, pts []capture.Point, stride int64) {
 	for _, p := range pts {
+		k := stepKey(p.Step, stride)
 		if p.Value == nil || !finite(*p.Value) {
-			if _, ok := steps[p.Step]; !ok {
-				steps[p.Step] = &welford{} // a step seen, without a value
+			if _, ok := steps[k]; !ok {
+				steps[k] = &welford{} // a step seen, without a value
 			}
 			continue
 		}
-		w := steps[p.Step]
+		w := steps[k]
 		if w == nil {
 			w = &welford{}
-			steps[p.Step] = w
+			steps[k] = w
 		}
 		w.add(*p.Value)
 	}
+}
+
+// regroup merges the statistics of steps by their key under stride.
+func regroup(steps map[int64]*welford, stride int64) map[int64]*welford {
+	out := make(map[int64]*welford, len(steps)/2+1)
+	for step, w := range steps {
+		k := stepKey(step, stride)
+		if o := out[k]; o != nil {
+			o.merge(*w)
+		} else {
+			out[k] = w
+		}
+	}
+	return out
 }
 
 // data is the page's data of what was gathered.
@@ -563,7 +607,11 @@ func (e *expAcc) experiment() (Experiment, []string) {
 		s := e.series[sname]
 		kept := keptSteps(s.all)
 		x.Series = append(x.Series, seriesOf(sname, "", []*seriesLine{{steps: s.all}}, kept, len(s.all)))
-		if len(s.all) > MaxSteps {
+		switch {
+		case s.stride > 1:
+			notes = append(notes, fmt.Sprintf("%s: series %s has more than %d distinct steps; they are grouped by %d (each point is the mean over its group of steps, at the group's first step), and %d evenly spaced groups are drawn.",
+				name, sname, maxStepKeys, s.stride, min(len(s.all), MaxSteps)))
+		case len(s.all) > MaxSteps:
 			notes = append(notes, fmt.Sprintf("%s: series %s has %d distinct steps; %d evenly spaced ones are drawn.", name, sname, len(s.all), MaxSteps))
 		}
 		for _, gname := range sortedKeys(s.by) {

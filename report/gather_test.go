@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,5 +287,65 @@ func TestWelfordMerge(t *testing.T) {
 	a.merge(b)
 	if a.n != all.n || math.Abs(a.mean-all.mean) > 1e-9 || math.Abs(a.m2-all.m2)/all.m2 > 1e-12 {
 		t.Errorf("merged %+v, want %+v", a, all)
+	}
+}
+
+// TestGatherManySteps: a series with more steps than are kept one by one
+// is grouped by a stride, every value still counted once, and the page
+// says so.
+func TestGatherManySteps(t *testing.T) {
+	steps := 3 * maxStepKeys
+	st := writeStore(t, 4, func(i int) *store.Record {
+		pts := make([]capture.Point, steps)
+		for s := range pts {
+			v := float64(s)
+			pts[s] = capture.Point{Step: int64(s) - 7, Value: &v}
+		}
+		r := &store.Record{Experiment: "s", Status: store.StatusCompleted, Params: params.Point{"g": int64(i % 2)}, Started: t0, Ended: t0.Add(time.Second)}
+		r.Series = map[string][]capture.Point{"loss": pts}
+		return r
+	})
+	d, err := Gather(context.Background(), Input{Store: st, Name: "s", Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Experiments[0].Series {
+		if s.Steps > maxStepKeys {
+			t.Errorf("series by %q keeps %d steps, want at most %d", s.Group, s.Steps, maxStepKeys)
+		}
+		for _, l := range s.Lines {
+			if len(l.X) > MaxSteps {
+				t.Errorf("series by %q draws %d steps", s.Group, len(l.X))
+			}
+			for j := 1; j < len(l.X); j++ {
+				if l.X[j].(int64) <= l.X[j-1].(int64) {
+					t.Errorf("steps out of order: %v after %v", l.X[j], l.X[j-1])
+				}
+			}
+		}
+	}
+	var note bool
+	for _, n := range d.Notes {
+		note = note || strings.Contains(n, "series loss has more than")
+	}
+	if !note {
+		t.Errorf("no note says the steps were grouped: %q", d.Notes)
+	}
+	// Every value is in one group: the groups' counts sum to the points.
+	acc := map[int64]*welford{}
+	var sr seriesAcc
+	sr.all, sr.by, sr.dropG, sr.stride = acc, map[string]map[string]*seriesLine{}, map[string]bool{}, 1
+	pts := make([]capture.Point, steps)
+	for s := range pts {
+		v := 1.0
+		pts[s] = capture.Point{Step: int64(s) - 7, Value: &v}
+	}
+	sr.add(pts, nil)
+	total := 0
+	for _, w := range sr.all {
+		total += w.n
+	}
+	if total != steps || sr.stride < 2 {
+		t.Errorf("grouped %d values with stride %d, want %d values grouped", total, sr.stride, steps)
 	}
 }

@@ -16,7 +16,6 @@
       return as === "json" ? r.json() : r.text();
     });
   }
-  function recorded(c) { return STATUSES.reduce(function (a, s) { return a + (c[s] || 0); }, 0); }
   // drawn is what the charts show: counts of the data they were drawn from.
   function drawn() { return window.metalabReport.data().overview; }
 
@@ -29,10 +28,14 @@
     $("live-when").textContent = "· as of " + new Date(s.at).toLocaleTimeString();
     $("live-notes").textContent = (s.notes || []).join("\n");
     $("live-error").textContent = s.error || "";
-    var d = drawn(), more = recorded(s) !== d.runs || STATUSES.some(function (k) { return (s[k] || 0) !== (d.counts[k] || 0); });
+    // Runs that ended since the charts were drawn. Running runs are left
+    // out: status counts those whose writer is gone as pending.
+    var d = drawn(), ENDED = ["completed", "failed", "cancelled"];
+    var more = ENDED.some(function (k) { return (s[k] || 0) !== (d.counts[k] || 0); });
+    var endedDrawn = ENDED.reduce(function (a, k) { return a + (d.counts[k] || 0); }, 0);
     $("live-update").hidden = !more;
-    $("live-drawn").textContent = "The charts and table show the " + d.runs + " runs recorded when they were drawn" +
-      (more ? "; the store now has " + recorded(s) + "." : ".");
+    $("live-drawn").textContent = "The charts and table show the " + d.runs + " runs recorded when they were drawn, " + endedDrawn + " of them ended" +
+      (more ? "; " + ended + " have ended now." : ".");
   }
   function poll() {
     get(C.state, "json").then(function (s) {
