@@ -80,6 +80,15 @@ func (a *App) runLogs(ctx context.Context, opts logsOptions, out io.Writer) erro
 		return usageErr("a command's stdout and stderr are kept, and the lines any run logs (capture.log in Python, c.Log in Go)",
 			"run %s (%s) kept no output and logged no line", rec.RunID, rec.Status)
 	}
+	if err := writeLogs(out, st, rec, opts); err != nil {
+		return err
+	}
+	return damageExit(a.Name, opts.Store, damage)
+}
+
+// writeLogs writes what opts picks of the output and logged lines of rec:
+// all of them when it picks none.
+func writeLogs(out io.Writer, st *store.Store, rec *Record, opts logsOptions) error {
 	all := !opts.Stdout && !opts.Stderr && !opts.Log
 	printed := false
 	for _, part := range []struct {
@@ -95,11 +104,9 @@ func (a *App) runLogs(ctx context.Context, opts logsOptions, out io.Writer) erro
 		printed = printed || part.ref.Length > 0
 	}
 	if (all || opts.Log) && len(rec.Logs) > 0 {
-		if err := writeLogLines(out, rec.Logs, printed); err != nil {
-			return err
-		}
+		return writeLogLines(out, rec.Logs, printed)
 	}
-	return damageExit(a.Name, opts.Store, damage)
+	return nil
 }
 
 // writeLogLines writes the lines a run logged, one a line, under a line

@@ -84,20 +84,25 @@ func (a *App) runReport(ctx context.Context, opts reportOptions, out, errOut io.
 	if err != nil {
 		return err
 	}
-	res, rep, err := loadResults(ctx, st)
-	if res == nil {
+	rep, err := st.Collect(ctx)
+	if err != nil {
+		return err
+	}
+	warnLost(errOut, a.Name, opts.Store, rep.Lost)
+	in := report.Input{Store: st, Name: opts.Store, Now: time.Now()}
+	if only.set {
+		in.Pick = only.picks
+	}
+	if opts.Output != "-" {
+		in.LinkBase = linkBase(opts.Output, opts.Store)
+	}
+	// One pass over the records: the page's statistics are summary's,
+	// folded as the records stream by (see package report).
+	data, err := report.Gather(ctx, in)
+	if data == nil {
 		return err
 	}
 	damage := err
-	warnLost(errOut, a.Name, opts.Store, rep.Lost)
-	if only.set {
-		res = res.Filter(only.match)
-	}
-	in := reportInput{res: res, st: st, store: opts.Store, now: time.Now()}
-	if opts.Output != "-" {
-		in.linkBase = linkBase(opts.Output, opts.Store)
-	}
-	data := buildReport(in)
 	var size countingWriter
 	fill := func(w io.Writer) error {
 		size.w = w
@@ -112,7 +117,7 @@ func (a *App) runReport(ctx context.Context, opts reportOptions, out, errOut io.
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	if opts.Output != "-" {
-		fmt.Fprintf(errOut, "%s: wrote %s (%s, %s)\n", a.Name, opts.Output, formatBytes(size.n), nRuns(res.Len()))
+		fmt.Fprintf(errOut, "%s: wrote %s (%s, %s)\n", a.Name, opts.Output, formatBytes(size.n), nRuns(data.Overview.Runs))
 	}
 	return damageExit(a.Name, opts.Store, damage)
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/report"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -69,16 +68,24 @@ func TestRunReport(t *testing.T) {
 	}
 }
 
-// TestBuildReportSummaryNumbers: the curves are summary's groups, the
-// importance of a param that decides the metric is 1, the table puts the
-// failed runs first when it samples.
-func TestBuildReportSummaryNumbers(t *testing.T) {
+// TestReportSummaryNumbers: the curves of report.Gather are summary's
+// groups, the importance of a param that decides the metric is 1.
+func TestReportSummaryNumbers(t *testing.T) {
 	exp := sweepExp("rep", 4, 3)
-	res, err := LoadResults(localSweep(t, exp, 8))
+	dir := localSweep(t, exp, 8)
+	res, err := LoadResults(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := buildReport(reportInput{res: res, store: "s", now: time.Unix(0, 0)})
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := report.Gather(context.Background(), report.Input{Store: st, Name: "s", Now: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, want := len(d.Experiments), 1; got != want {
 		t.Fatalf("%d experiments, want %d", got, want)
 	}
@@ -92,8 +99,9 @@ func TestBuildReportSummaryNumbers(t *testing.T) {
 		t.Fatalf("%d points, want %d", got, want)
 	}
 	for i, s := range stats {
-		if line.X[i] != s.Group["x"] || float64(line.Mean[i]) != s.Mean || line.N[i] != s.N {
-			t.Errorf("point %d: x=%v mean=%v n=%d, want summary's %v %v %d", i, line.X[i], line.Mean[i], line.N[i], s.Group["x"], s.Mean, s.N)
+		if line.X[i] != s.Group["x"] || math.Abs(float64(line.Mean[i])-s.Mean) > 1e-12 || line.N[i] != s.N ||
+			!(math.Abs(float64(line.Lo[i])-s.CILow) < 1e-9 || math.IsNaN(s.CILow) && math.IsNaN(float64(line.Lo[i]))) {
+			t.Errorf("point %d: x=%v mean=%v lo=%v n=%d, want summary's %v %v %v %d", i, line.X[i], line.Mean[i], line.Lo[i], line.N[i], s.Group["x"], s.Mean, s.CILow, s.N)
 		}
 	}
 	if got, want := float64(e.Importance[0].Ranking[0].Eta2), 1.0; math.Abs(got-want) > 1e-12 {
@@ -104,64 +112,6 @@ func TestBuildReportSummaryNumbers(t *testing.T) {
 	}
 	if _, err := json.Marshal(d); err != nil {
 		t.Errorf("the data does not encode: %v", err)
-	}
-}
-
-// TestBuildReportScale: a store's worth of runs far beyond the table's
-// rows keeps every failed run, samples the rest, and bins a param with
-// many values.
-func TestBuildReportScale(t *testing.T) {
-	n := report.MaxTableRows + 5000
-	res := &Results{}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		r := &Record{RunID: string(rune('a' + i%26)), Experiment: "big", Version: "1", Status: store.StatusCompleted,
-			Params:  params.Point{"lr": math.Pow(10, -4+3*float64(i)/float64(n)), "k": int64(i % 3)},
-			Started: t0.Add(time.Duration(i) * time.Second), Ended: t0.Add(time.Duration(i+2) * time.Second), Host: "h" + string(rune('0'+i%20))}
-		r.Metrics = map[string]float64{"m": float64(i % 7)}
-		if i%100 == 0 {
-			r.Status, r.Error, r.Metrics = store.StatusFailed, "boom", nil
-		}
-		res.runs = append(res.runs, r)
-	}
-	d := buildReport(reportInput{res: res, store: "s", now: t0})
-	if got, want := len(d.Table.Rows), report.MaxTableRows; got != want {
-		t.Errorf("%d rows, want %d", got, want)
-	}
-	failed := 0
-	for _, row := range d.Table.Rows {
-		for _, c := range row {
-			if c == "failed" {
-				failed++
-			}
-		}
-	}
-	if got, want := failed, n/100; got != want {
-		t.Errorf("%d failed rows, want every failed run, %d", got, want)
-	}
-	var lr report.Param
-	for _, p := range d.Experiments[0].Params {
-		if p.Name == "lr" {
-			lr = p
-		}
-	}
-	if !lr.Binned || !lr.Log {
-		t.Errorf("lr: %+v, want binned on a log scale", lr)
-	}
-	for _, c := range d.Experiments[0].Curves {
-		if c.X == "lr" && c.Group == "" && len(c.Lines[0].X) > report.MaxXValues {
-			t.Errorf("lr curve has %d points, want at most %d", len(c.Lines[0].X), report.MaxXValues)
-		}
-	}
-	if got, want := len(d.Timing.Hosts), report.MaxHosts+1; got != want {
-		t.Errorf("%d hosts in the timings, want %d (the rest summed)", got, want)
-	}
-	var buf bytes.Buffer
-	if err := report.Write(&buf, d); err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len() > 5<<20 {
-		t.Errorf("report of %d runs is %d bytes", n, buf.Len())
 	}
 }
 

@@ -114,45 +114,56 @@ func printStatus(out io.Writer, name string, s storeStatus, asJSON bool) error {
 	}
 	fmt.Fprintf(out, "%d runs: %d completed, %d failed, %d cancelled, %d running, %d pending\n",
 		s.Total, s.Completed, s.Failed, s.Cancelled, s.Running, s.Pending)
+	for _, l := range statusNotes(name, s) {
+		fmt.Fprintln(out, l)
+	}
+	return nil
+}
+
+// statusNotes are the lines of status after the counts: runs lost, runs
+// of other code, the scheduler's queue and accounting.
+func statusNotes(name string, s storeStatus) []string {
+	var out []string
 	if s.Interrupted > 0 {
-		fmt.Fprintf(out, "lost: %s left running by %s, which ended without recording %s; counted as pending ('%s collect --resubmit --store %s' runs them again)\n",
-			nRuns(s.Interrupted), s.Writers, map[bool]string{true: "it", false: "them"}[s.Interrupted == 1], name, s.Store)
+		out = append(out, fmt.Sprintf("lost: %s left running by %s, which ended without recording %s; counted as pending ('%s collect --resubmit --store %s' runs them again)",
+			nRuns(s.Interrupted), s.Writers, map[bool]string{true: "it", false: "them"}[s.Interrupted == 1], name, s.Store))
 	}
 	for _, c := range s.OtherCode {
 		what := "other code"
 		if len(c.Changed) > 0 {
 			what = "a different " + joinAnd(c.Changed)
 		}
-		fmt.Fprintf(out, "code: %s of %s came from %s than its latest sweep ran (code %s); '%s run --rerun-changed' (or submit) runs them again\n",
-			nCompleted(c.Runs), experimentName(c.Experiment, c.Version), what, c.Code, name)
+		out = append(out, fmt.Sprintf("code: %s of %s came from %s than its latest sweep ran (code %s); '%s run --rerun-changed' (or submit) runs them again",
+			nCompleted(c.Runs), experimentName(c.Experiment, c.Version), what, c.Code, name))
 	}
-	if sc := s.Scheduler; sc != nil {
-		if sc.Error != "" {
-			fmt.Fprintf(out, "scheduler: not reachable (%s); runs of SLURM tasks are counted as running\n", firstLine(sc.Error))
-		} else {
-			fmt.Fprintf(out, "scheduler: %d jobs in the queue, %d array tasks running, %d pending",
-				sc.Jobs, sc.TasksRunning, sc.TasksPending)
-			if sc.TasksEnding > 0 {
-				fmt.Fprintf(out, ", %d ending", sc.TasksEnding)
-			}
-			fmt.Fprintln(out)
+	sc := s.Scheduler
+	if sc == nil {
+		return out
+	}
+	if sc.Error != "" {
+		out = append(out, fmt.Sprintf("scheduler: not reachable (%s); runs of SLURM tasks are counted as running", firstLine(sc.Error)))
+	} else {
+		l := fmt.Sprintf("scheduler: %d jobs in the queue, %d array tasks running, %d pending", sc.Jobs, sc.TasksRunning, sc.TasksPending)
+		if sc.TasksEnding > 0 {
+			l += fmt.Sprintf(", %d ending", sc.TasksEnding)
 		}
-		if acc := sc.Accounting; acc != nil {
-			switch {
-			case !acc.Enabled:
-				fmt.Fprintln(out, "accounting: disabled on this cluster (no sacct); how tasks ended is known only from the store")
-			case acc.Error != "":
-				fmt.Fprintf(out, "accounting: not reachable (%s)\n", firstLine(acc.Error))
-			default:
-				var parts []string
-				for _, k := range sortedKeys(boolKeys(acc.States)) {
-					parts = append(parts, fmt.Sprintf("%d %s", acc.States[k], strings.ToLower(k)))
-				}
-				fmt.Fprintf(out, "accounting: tasks %s\n", strings.Join(parts, ", "))
+		out = append(out, l)
+	}
+	if acc := sc.Accounting; acc != nil {
+		switch {
+		case !acc.Enabled:
+			out = append(out, "accounting: disabled on this cluster (no sacct); how tasks ended is known only from the store")
+		case acc.Error != "":
+			out = append(out, fmt.Sprintf("accounting: not reachable (%s)", firstLine(acc.Error)))
+		default:
+			var parts []string
+			for _, k := range sortedKeys(boolKeys(acc.States)) {
+				parts = append(parts, fmt.Sprintf("%d %s", acc.States[k], strings.ToLower(k)))
 			}
+			out = append(out, "accounting: tasks "+strings.Join(parts, ", "))
 		}
 	}
-	return nil
+	return out
 }
 
 func boolKeys(m map[string]int) map[string]bool {

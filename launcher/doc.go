@@ -28,8 +28,10 @@
 // error of [Results.Err], as it is of the command line. [LoadResults] reads
 // the results of a store again later; python/metalab_results.py reads them
 // into pandas through the command line's exports.
-// `metalab report` (report.go) aggregates them, with Summary's numbers,
-// into the one-file HTML page that package report draws.
+// `metalab report` (cmd_report.go) has package report read a store's
+// records in one pass into the one-file HTML page, with Summary's numbers;
+// `metalab serve` (cmd_serve.go) has package serve serve that page live,
+// with the counts of `status` and the output of `logs`.
 //
 // A sweep grows: run an experiment with more values, cases, replicates or
 // trials into its store, and only the runs the store lacks execute, since
@@ -92,7 +94,7 @@
 // compiled into it; the metalab binary (the repository's main.go) is an
 // [App] that also loads experiment files. Both answer the same commands,
 // one cmd_<name>.go each: run, submit, worker, collect, status, results,
-// summary, report, logs, artifacts and cancel, with help, version and completion (bash, zsh,
+// summary, report, serve, logs, artifacts and cancel, with help, version and completion (bash, zsh,
 // fish) beside them. A command's file builds an options struct from
 // its flags and calls one function that returns an error, tested with a
 // buffer and a stand-in scheduler; cli.go holds what commands share. [App]

@@ -56,7 +56,12 @@ var exitCodes = map[string][]exitCodeDoc{
 	"results": {{ExitOK, "the results were printed"}, codeReadFailed, codeUsageStore, codeDamaged},
 	"summary": {{ExitOK, "the summary was printed"}, codeReadFailed, codeUsageStore, codeDamaged},
 	"report":  {{ExitOK, "the report was written"}, codeReadFailed, codeUsageStore, codeDamaged},
-	"logs":    {{ExitOK, "the run's output was printed"}, codeReadFailed, {ExitUsage, "bad usage, no such run, or a directory that is not a store"}, codeDamaged},
+	"serve": {
+		{ExitOK, "the server was stopped (SIGINT, SIGTERM)"},
+		{ExitRunsFailed, "the store could not be read, or the server failed"},
+		{ExitUsage, "bad usage, a --listen address that cannot be used, or a directory that is not a store"},
+	},
+	"logs": {{ExitOK, "the run's output was printed"}, codeReadFailed, {ExitUsage, "bad usage, no such run, or a directory that is not a store"}, codeDamaged},
 	"artifacts": {
 		{ExitOK, "the artifacts were listed (and copied, with --copy)"},
 		{ExitRunsFailed, "the store could not be read, or an artifact not copied (a file that is not the one its record describes)"},

@@ -266,6 +266,7 @@ func (a *App) cliApp() *cli.App {
 			a.cmdResults(),
 			a.cmdSummary(),
 			a.cmdReport(),
+			a.cmdServe(),
 			a.cmdStatus(),
 			a.cmdLogs(),
 			a.cmdArtifacts(),

@@ -5,10 +5,12 @@
 // fetches nothing: its style, script and data are all inside it, so that it
 // opens offline, after scp from a login node, or attached to an e-mail.
 //
-// Package report owns the page and the shape of its data ([Data]); it
-// computes no statistics. Package launcher aggregates a store's runs into a
-// [Data] (with the same code as `metalab summary`, so that the page shows
-// the same numbers) and calls [Write].
+// Package report owns the page, the shape of its data ([Data]) and how it
+// is gathered from a store ([Gather]): one pass over the records, each
+// folded into running statistics (the mean and 95% confidence interval of
+// `metalab summary`, merged exactly across groups) and dropped. Package
+// launcher calls [Gather] and [Write] for `metalab report`, and
+// [WriteLive] through package serve for `metalab serve`.
 //
 // # Why hand-written SVG, not a charting library
 //
@@ -33,4 +35,12 @@
 // failed run first, up to [MaxFailedRows], then an even sample), series
 // cut to [MaxSteps] steps. Its size therefore grows with the number of
 // groups, not of runs, and [Data.Notes] says on the page what was sampled.
+//
+// [Gather] holds no record longer than it takes to fold it in, except the
+// samples: per run it keeps a few numbers for the timings and the run
+// times' quantiles; per param, running statistics by value (values of a
+// numeric param with thousands of them are grouped by their first four
+// significant digits before they are binned); per series, by step. So a
+// store of a million runs is read in one pass in memory that grows with
+// its groups, not its runs.
 package report

@@ -21,6 +21,9 @@ var css string
 //go:embed assets/report.js
 var script string
 
+//go:embed assets/live.js
+var liveScript string
+
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"seconds": formatSeconds,
 	"time":    formatTime,
@@ -48,22 +51,47 @@ type statusCount struct {
 	N      int
 }
 
+// Live is what the page of `metalab serve` adds to the report: where it
+// asks for the sweep's latest counts, data and logs, relative to the page,
+// and how often. The page fetches nothing else.
+type Live struct {
+	State     string `json:"state"` // the counts, as JSON
+	Data      string `json:"data"`  // a newer [Data], as JSON
+	Log       string `json:"log"`   // a run's log: the run ID is appended
+	RefreshMs int    `json:"refresh_ms"`
+}
+
 // Write writes the page of d to w: one HTML file with its style, script
 // and data inside. It writes nothing unless the whole page renders.
-func Write(w io.Writer, d *Data) error {
+func Write(w io.Writer, d *Data) error { return write(w, d, nil) }
+
+// WriteLive writes the page of d as [Write] does, with the script that
+// keeps its counts up to date and shows a run's log from live's URLs.
+func WriteLive(w io.Writer, d *Data, live Live) error { return write(w, d, &live) }
+
+func write(w io.Writer, d *Data, live *Live) error {
 	data, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("report: encoding its data: %w", err)
+	}
+	var liveJSON []byte
+	if live != nil {
+		if liveJSON, err = json.Marshal(live); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
 	}
 	// json.Marshal escapes <, > and & in strings, so no run's string can
 	// close the script element that holds the data.
 	var buf bytes.Buffer
 	err = page.Execute(&buf, struct {
 		*Data
-		JSON   template.JS
-		CSS    template.CSS
-		Script template.JS
-	}{d, template.JS(data), template.CSS(css), template.JS(script)})
+		JSON       template.JS
+		CSS        template.CSS
+		Script     template.JS
+		Live       bool
+		LiveJSON   template.JS
+		LiveScript template.JS
+	}{d, template.JS(data), template.CSS(css), template.JS(script), live != nil, template.JS(liveJSON), template.JS(liveScript)})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

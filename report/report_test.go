@@ -104,3 +104,33 @@ func TestFormatSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteLive: the live page adds its config and script, and no more
+// than that; the file report has neither.
+func TestWriteLive(t *testing.T) {
+	var file, live bytes.Buffer
+	if err := Write(&file, small()); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLive(&live, small(), Live{State: "api/state", Data: "api/data", Log: "api/logs/", RefreshMs: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		page       string
+		text       string
+		file, live bool
+	}{
+		{"live-config", `<script type="application/json" id="live-config">{"state":"api/state","data":"api/data","log":"api/logs/","refresh_ms":2000}</script>`, false, true},
+		{"live script", "window.metalabLive = {", false, true},
+		{"live bar", `id="live-completed"`, false, true},
+		{"no favicon request", `<link rel="icon" href="data:,">`, false, true},
+		{"report data", `id="report-data"`, true, true},
+	} {
+		if got := strings.Contains(file.String(), tt.text); got != tt.file {
+			t.Errorf("file report holds %s: %v, want %v", tt.page, got, tt.file)
+		}
+		if got := strings.Contains(live.String(), tt.text); got != tt.live {
+			t.Errorf("live page holds %s: %v, want %v", tt.page, got, tt.live)
+		}
+	}
+}

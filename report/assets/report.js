@@ -3,7 +3,7 @@
 // documentation. Strings from runs are only ever set as text.
 (function () {
   "use strict";
-  var D = JSON.parse(document.getElementById("report-data").textContent);
+  var D; // the data being drawn: the page's own, or newer data that metalab serve sends
   var SVGNS = "http://www.w3.org/2000/svg";
   var COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
   var STATUS_COLORS = { completed: "#2e7d32", failed: "#c62828", cancelled: "#b08a00", running: "#1565c0" };
@@ -412,7 +412,7 @@
   function runsTable() {
     var T = D.table, cols = T.columns, rows = T.rows, PAGE = 50;
     var state = { sort: -1, desc: false, page: 0, filters: {}, text: "", open: {} };
-    var filters = $("table-filters");
+    var filters = clear($("table-filters"));
     cols.forEach(function (c, i) {
       if (c.kind !== "param" && c.kind !== "status" && c.kind !== "experiment") return;
       var distinct = [];
@@ -475,7 +475,7 @@
       if (typeof a === "number" && typeof b === "number") return a - b;
       return String(a) < String(b) ? -1 : 1;
     }
-    var thead = document.querySelector("#runs-table thead"), tbody = document.querySelector("#runs-table tbody");
+    var thead = clear(document.querySelector("#runs-table thead")), tbody = clear(document.querySelector("#runs-table tbody"));
     var hr = el("tr");
     cols.forEach(function (c, i) {
       var th = el("th", { "data-col": c.name }, c.name);
@@ -501,7 +501,9 @@
         });
         if (!T.artifact_links) td.appendChild(el("div", { "class": "note" }, "No links: the report is not beside the store. Write it next to the store (metalab report -o DIR/report.html for a store under DIR) to link artifacts."));
       }
-      if (!td.childNodes.length) td.appendChild(el("span", { "class": "note" }, "Nothing more was recorded for this run."));
+      // Served live (metalab serve), the run's log is fetched when its row opens.
+      if (window.metalabLive) window.metalabLive.log(td, rows[idx][0]);
+      else if (!td.childNodes.length) td.appendChild(el("span", { "class": "note" }, "Nothing more was recorded for this run."));
       tr.appendChild(td);
       return tr;
     }
@@ -551,7 +553,8 @@
   // --- timings ---------------------------------------------------------
 
   function timings() {
-    var T = D.timing, ended = $("ended-chart"), hosts = $("hosts-chart");
+    var T = D.timing, ended = clear($("ended-chart")), hosts = clear($("hosts-chart"));
+    clear($("hosts-table"));
     if (!T.start) { ended.appendChild(el("p", {}, "No run has started yet.")); return; }
     var t0 = Date.parse(T.start), bins = 0;
     for (var k in T.ended) bins = Math.max(bins, T.ended[k].length);
@@ -608,11 +611,17 @@
     $("hosts-table").appendChild(table);
   }
 
-  // Each part draws on its own, so that one that fails (and logs its
-  // error) leaves the others.
-  [metricVsParam, series, parallel, runsTable, timings].forEach(function (part) {
-    try { part(); } catch (err) { console.error("metalab report: " + part.name + ": " + (err && err.stack || err)); }
-  });
-  window.metalabReport = { renderMs: performance.now() };
+  // render draws every part from data. Each part draws on its own, so
+  // that one that fails (and logs its error) leaves the others; each
+  // clears what it drew before, so that metalab serve's page can draw
+  // newer data in place.
+  function render(data) {
+    D = data;
+    [metricVsParam, series, parallel, runsTable, timings].forEach(function (part) {
+      try { part(); } catch (err) { console.error("metalab report: " + part.name + ": " + (err && err.stack || err)); }
+    });
+  }
+  render(JSON.parse(document.getElementById("report-data").textContent));
+  window.metalabReport = { renderMs: performance.now(), render: render, data: function () { return D; } };
   document.body.setAttribute("data-rendered", String(Math.round(performance.now())));
 })();
