@@ -308,6 +308,7 @@ func transferToDB(ctx context.Context, src *transferSource, o importOptions, rep
 	}
 	var batch []*store.Record
 	flush := func(infos []store.ExperimentInfo) error {
+		opts.First = int64(rep.Read - len(batch))
 		added, updated, err := db.Put(ctx, infos, batch, opts)
 		rep.Added += added
 		rep.Updated += updated

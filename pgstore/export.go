@@ -150,7 +150,7 @@ func (db *DB) Export(ctx context.Context, st *store.Store, opts ExportOptions) (
 				return err
 			}
 			rep.Read++
-			b.add(rec)
+			b.add(rec, position{seg, from + off})
 			if len(b.recs) >= per {
 				b.offsets[seg] = from + off + int64(n)
 				return flush()

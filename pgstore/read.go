@@ -88,11 +88,12 @@ func (db *DB) Experiments(ctx context.Context, f Filter) ([]store.ExperimentInfo
 	return out, nil
 }
 
-// Records calls fn with the record of each run that the filter picks, by
-// experiment, version and run ID. fn may keep the record.
+// Records calls fn with the record of each run that the filter picks, in
+// the order of their stores: by store, segment and offset. fn may keep
+// the record.
 func (db *DB) Records(ctx context.Context, f Filter, fn func(*store.Record) error) error {
 	where, args := f.where()
-	rows, err := db.pool.Query(ctx, "SELECT run_id, record::text FROM runs WHERE "+where+" ORDER BY experiment, version, run_id", args...)
+	rows, err := db.pool.Query(ctx, "SELECT run_id, record::text FROM runs WHERE "+where+" ORDER BY store_id, segment, seg_offset, run_id", args...)
 	if err != nil {
 		return db.lost(err)
 	}
@@ -134,7 +135,10 @@ func (db *DB) ArtifactContent(ctx context.Context, runID, name string) ([]byte, 
 // PutOptions configure [DB.Put].
 type PutOptions struct {
 	// Source names where the records come from, in the store_id column.
-	Source    string
+	Source string
+	// First is the position of the first record among those of Source,
+	// which keep their order in the database (seg_offset).
+	First     int64
 	Overwrite bool
 	// Content returns an artifact's bytes; nil keeps only their metadata.
 	Content func(*store.Record, int) ([]byte, error)
@@ -158,8 +162,8 @@ func (db *DB) Put(ctx context.Context, infos []store.ExperimentInfo, recs []*sto
 		return 0, 0, db.lost(err)
 	}
 	b := newBatch()
-	for _, r := range recs {
-		b.add(r)
+	for i, r := range recs {
+		b.add(r, position{"", opts.First + int64(i)})
 	}
 	o := writeOptions{storeID: opts.Source, overwrite: opts.Overwrite}
 	if opts.Content != nil {

@@ -22,7 +22,9 @@ const SchemaVersion = 1
 // order records as store.Record.Beats does (status rank, then end time in
 // nanoseconds, which timestamptz would round to microseconds). record is
 // the whole record as JSON text, as the store's segment had it, so that a
-// store rebuilt from the database reads as the original.
+// store rebuilt from the database reads as the original; segment and
+// seg_offset are where the store had it, so that the rebuilt store holds
+// the records in the original's order (which csv and jsonl stream in).
 const schema = `
 CREATE TABLE metalab_schema (
 	version    integer NOT NULL,
@@ -58,6 +60,8 @@ CREATE TABLE runs (
 	exit_code   integer,
 	slurm_job_id text NOT NULL,
 	store_id    text NOT NULL,
+	segment     text NOT NULL,
+	seg_offset  bigint NOT NULL,
 	exported_at timestamptz NOT NULL DEFAULT now(),
 	record      json NOT NULL
 );

@@ -19,7 +19,7 @@ import (
 var runColumns = []string{
 	"run_id", "experiment", "version", "status", "rank", "at_ns", "params", "metrics", "data",
 	"seed_base", "replicate", "seed", "code", "started", "ended", "duration_s", "host", "writer",
-	"error", "exit_code", "slurm_job_id", "store_id", "record",
+	"error", "exit_code", "slurm_job_id", "store_id", "segment", "seg_offset", "record",
 }
 
 var seriesColumns = []string{"run_id", "name", "step", "value"}
@@ -61,6 +61,7 @@ func upsertRuns(overwrite bool) string {
 // see add), and the export offsets that they bring up to date.
 type batch struct {
 	recs    []*store.Record
+	pos     []position // of each record in its source
 	byID    map[string]int
 	offsets map[string]int64 // segment -> offset, for the export
 	series  int
@@ -70,18 +71,25 @@ func newBatch() *batch {
 	return &batch{byID: map[string]int{}, offsets: map[string]int64{}}
 }
 
+// position is where a record is in its source: a segment and an offset.
+type position struct {
+	segment string
+	offset  int64
+}
+
 // add keeps rec, or the record it beats of its run ID in the batch: one
 // INSERT ... ON CONFLICT may not touch a row twice.
-func (b *batch) add(rec *store.Record) {
+func (b *batch) add(rec *store.Record, at position) {
 	if i, ok := b.byID[rec.RunID]; ok {
 		if rec.Beats(b.recs[i]) {
 			b.series += seriesLen(rec) - seriesLen(b.recs[i])
-			b.recs[i] = rec
+			b.recs[i], b.pos[i] = rec, at
 		}
 		return
 	}
 	b.byID[rec.RunID] = len(b.recs)
 	b.recs = append(b.recs, rec)
+	b.pos = append(b.pos, at)
 	b.series += seriesLen(rec)
 }
 
@@ -117,7 +125,7 @@ func write(ctx context.Context, conn *pgx.Conn, b *batch, o writeOptions) (writt
 	}
 	defer tx.Rollback(ctx)
 	if len(b.recs) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tmp_runs"}, runColumns, runRows(b.recs, o.storeID)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tmp_runs"}, runColumns, runRows(b, o.storeID)); err != nil {
 			return n, fmt.Errorf("copying runs: %w", err)
 		}
 		tag, err := tx.Exec(ctx, upsertRuns(o.overwrite))
@@ -205,17 +213,13 @@ func writeChildren(ctx context.Context, tx pgx.Tx, b *batch, o writeOptions) err
 }
 
 // runRows are the rows of runs of recs, for COPY.
-func runRows(recs []*store.Record, storeID string) pgx.CopyFromSource {
-	var err error
-	return pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
-		rec := recs[i]
-		var row []any
-		row, err = runRow(rec, storeID)
-		return row, err
+func runRows(b *batch, storeID string) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(b.recs), func(i int) ([]any, error) {
+		return runRow(b.recs[i], b.pos[i], storeID)
 	})
 }
 
-func runRow(rec *store.Record, storeID string) ([]any, error) {
+func runRow(rec *store.Record, at position, storeID string) ([]any, error) {
 	whole, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: encoding its record: %w", rec.RunID, err)
@@ -252,7 +256,7 @@ func runRow(rec *store.Record, storeID string) ([]any, error) {
 		rec.RunID, rec.Experiment, rec.Version, string(rec.Status), int16(rec.Status.Rank()), atNS,
 		params, metrics, data,
 		rec.SeedBase, int32(rec.Replicate), seed, rec.Code, started, ended, duration, rec.Host, rec.Writer,
-		rec.Error, exit, rec.SlurmJobID, storeID, whole,
+		rec.Error, exit, rec.SlurmJobID, storeID, at.segment, at.offset, whole,
 	}, nil
 }
 
