@@ -62,6 +62,25 @@ var exitCodes = map[string][]exitCodeDoc{
 		{ExitUsage, "bad usage, no such run or artifact name, or a directory that is not a store"},
 		codeDamaged,
 	},
+	"store": {
+		{ExitOK, "the command did what it was asked"},
+		{ExitRunsFailed, "a store or database could not be read or written (a database not reachable, a password refused, a schema of another version)"},
+		{ExitUsage, "bad usage or bad input: a directory that is not a store, a Python store with a broken file"},
+	},
+	// store's commands.
+	"export": {
+		{ExitOK, "the store's new records are in the database"},
+		{ExitRunsFailed, "the store could not be read, or the database not written (what was committed stays: run it again)"},
+		{ExitUsage, "bad usage, or a directory that is not a store"},
+		codeInterrupt,
+	},
+	"import": {
+		{ExitOK, "the source's runs are in the destination"},
+		{ExitRunsFailed, "the source could not be read, or the destination not written"},
+		{ExitUsage, "bad usage or bad input: a directory that is not a store, a Python store with a broken file, an experiment the source lacks"},
+		codeInterrupt,
+	},
+	"list": {{ExitOK, "the experiments were listed"}, {ExitRunsFailed, "the store or database could not be read"}, codeUsageStore},
 	"status": {
 		{ExitOK, "the counts were printed"},
 		{ExitRunsFailed, "the store could not be read"},
