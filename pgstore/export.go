@@ -19,7 +19,7 @@ type ExportOptions struct {
 	// Overwrite replaces the database's record of a run by the store's
 	// even when the database's would win (see [store.Record.Beats]).
 	Overwrite bool
-	// BatchRecords is the number of records per transaction; 0 is 20000.
+	// BatchRecords is the number of runs per transaction; 0 is 50000.
 	BatchRecords int
 	// Progress, when set, is called after each transaction with the
 	// records read so far.
@@ -104,7 +104,7 @@ func (db *DB) Export(ctx context.Context, st *store.Store, opts ExportOptions) (
 	}
 	per := opts.BatchRecords
 	if per <= 0 {
-		per = 20000
+		per = 50000
 	}
 	b := newBatch()
 	flush := func() error {

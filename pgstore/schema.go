@@ -66,10 +66,8 @@ CREATE TABLE runs (
 	record      json NOT NULL
 );
 CREATE INDEX runs_experiment ON runs (experiment, version);
-CREATE INDEX runs_status ON runs (status);
 CREATE INDEX runs_params ON runs USING gin (params jsonb_path_ops);
 CREATE INDEX runs_metrics ON runs USING gin (metrics jsonb_path_ops);
-CREATE INDEX runs_data ON runs USING gin (data jsonb_path_ops);
 CREATE TABLE series (
 	run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
 	name   text NOT NULL,
