@@ -48,7 +48,8 @@ fi
 
 if [ "${METALAB_TEST_NO_POSTGRES:-0}" != 1 ]; then
   echo "== starting a throwaway PostgreSQL 15 (hack/postgres/up.sh)"
-  eval "$(bash hack/postgres/up.sh --env)"
+  pg_env=$(bash hack/postgres/up.sh --env) # an assignment, so that set -e sees a failure
+  eval "$pg_env"
   if [ "${METALAB_TEST_KEEP_POSTGRES:-0}" != 1 ]; then
     # Keep the SLURM cluster's EXIT trap, which a plain trap would replace.
     prev_exit=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")

@@ -9,9 +9,10 @@
 #   eval "$(bash hack/postgres/up.sh --env)" # exports METALAB_TEST_POSTGRES
 #
 # Settings: PG_LOCAL_DIR (default /var/tmp/metalab-pg), PG_LOCAL_PORT
-# (default 55432). The URL is also written to $PG_LOCAL_DIR/url, which the
-# tests read when METALAB_TEST_POSTGRES is unset. hack/postgres/down.sh stops
-# the cluster (--purge also removes its directory).
+# (default 55432). The URL is also written to $PG_LOCAL_DIR/url. The tests
+# use the server of $METALAB_TEST_POSTGRES (each makes a database of its
+# own), and skip without it. hack/postgres/down.sh stops the cluster
+# (--purge also removes its directory).
 set -euo pipefail
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
