@@ -290,3 +290,51 @@ func putExperiments(ctx context.Context, conn *pgx.Conn, infos []store.Experimen
 	}
 	return nil
 }
+
+// PutOptions configure [DB.Put].
+type PutOptions struct {
+	// Source names where the records come from, in the store_id column.
+	Source string
+	// First is the position of the first record among those of Source,
+	// which keep their order in the database (seg_offset).
+	First     int64
+	Overwrite bool
+	// Content returns an artifact's bytes; nil keeps only their metadata.
+	Content func(*store.Record, int) ([]byte, error)
+}
+
+// Put writes records that come from elsewhere than a store's segments
+// (another database, the Python library's store), with the experiments
+// they belong to, in one transaction, keeping of each run the record
+// that wins. It returns how many runs it added, and how many it updated.
+func (db *DB) Put(ctx context.Context, infos []store.ExperimentInfo, recs []*store.Record, opts PutOptions) (added, updated int, err error) {
+	pc, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return 0, 0, db.lost(err)
+	}
+	defer pc.Release()
+	conn := pc.Conn()
+	if err := prepare(ctx, conn); err != nil {
+		return 0, 0, db.lost(err)
+	}
+	if err := putExperiments(ctx, conn, infos); err != nil {
+		return 0, 0, db.lost(err)
+	}
+	b := newBatch()
+	for i, r := range recs {
+		b.add(r, position{"", opts.First + int64(i)})
+	}
+	o := writeOptions{storeID: opts.Source, overwrite: opts.Overwrite}
+	if opts.Content != nil {
+		o.content = func(rec *store.Record, a capture.Artifact) ([]byte, error) {
+			for i := range rec.Artifacts {
+				if rec.Artifacts[i].Name == a.Name {
+					return opts.Content(rec, i)
+				}
+			}
+			return nil, nil
+		}
+	}
+	n, err := write(ctx, conn, b, o)
+	return n.added, n.updated, db.lost(err)
+}
