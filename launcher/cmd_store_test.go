@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/pgstore"
@@ -362,5 +364,29 @@ func TestStoreBadInputs(t *testing.T) {
 	}
 	if treeSums(t, src) != before {
 		t.Fatal("a failed command changed the source store")
+	}
+}
+
+// TestStoreImportWithoutExperimentRecord: a database whose experiments
+// table lacks the runs' experiment still gives a store that lists it.
+func TestStoreImportWithoutExperimentRecord(t *testing.T) {
+	url := pgstore.TestURL(t)
+	src := filepath.Join(t.TempDir(), "src")
+	sweepInto(t, richExp("w", "1", 2), src)
+	app, _ := testApp(richExp("w", "1", 2), nil)
+	metalabOut(t, app, "store", "export", "--store", src, "--to", url)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), "DELETE FROM experiments"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	dst := filepath.Join(t.TempDir(), "dst")
+	metalabOut(t, app, "store", "import", "--from", url, "--to", dst)
+	list := metalabOut(t, app, "store", "list", "--store", dst)
+	if !strings.Contains(list, "w           1        8     8          0") {
+		t.Fatalf("store list of the import:\n%s", list)
 	}
 }

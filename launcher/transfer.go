@@ -373,8 +373,19 @@ func transferToDir(ctx context.Context, src *transferSource, o importOptions, re
 		return rep, err
 	}
 	copyArtifacts := o.IncludeArtifacts || src.withArtifacts
+	known := map[string]bool{}
+	for _, e := range src.experiments {
+		known[e.Ref()] = true
+	}
+	unknown := map[string]*store.ExperimentInfo{}
 	err = src.each(ctx, func(rec *store.Record) error {
 		rep.Read++
+		if ref := store.Ref(rec.Experiment, rec.Version); !known[ref] {
+			if unknown[ref] == nil {
+				unknown[ref] = &store.ExperimentInfo{Name: rec.Experiment, Version: rec.Version}
+			}
+			unknown[ref].Plan.Runs++
+		}
 		if o.progress != nil && rep.Read%10000 == 0 {
 			o.progress(rep.Read)
 		}
@@ -407,6 +418,18 @@ func transferToDir(ctx context.Context, src *transferSource, o importOptions, re
 	}
 	if err != nil {
 		return rep, err
+	}
+	// Runs of experiments the source keeps no record of (a database
+	// whose experiments table lacks them): the store records them, as a
+	// store always has a record of its experiments.
+	for _, ref := range slices.Sorted(maps.Keys(unknown)) {
+		e := unknown[ref]
+		e.Plan.Spec = []byte(fmt.Sprintf(`{"experiment":%q,"version":%q,"imported_from":%q}`, e.Name, e.Version, src.name))
+		sum := sha256.Sum256(e.Plan.Spec)
+		e.Plan.Identity = hex.EncodeToString(sum[:])
+		if _, err := st.AddExperiment(*e); err != nil {
+			return rep, err
+		}
 	}
 	if _, err := st.Collect(ctx); err != nil {
 		return rep, err
