@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -106,33 +107,67 @@ func (db *DB) Export(ctx context.Context, st *store.Store, opts ExportOptions) (
 	if per <= 0 {
 		per = 50000
 	}
-	b := newBatch()
-	flush := func() error {
-		if b.empty() {
-			return nil
+	// The segments are read and decoded on one goroutine while the batch
+	// before goes into the database on this one.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan *batch, 1)
+	var readRep ExportReport
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- readSegments(rctx, st, segs, done, per, batches, &readRep)
+	}()
+	var werr error
+	for b := range batches {
+		if werr != nil {
+			continue // drain, so that the reader ends
 		}
 		n, err := write(ctx, conn, b, o)
 		if err != nil {
-			return db.lost(err)
+			werr = db.lost(err)
+			stop()
+			continue
 		}
 		rep.Added += n.added
 		rep.Updated += n.updated
-		b = newBatch()
 		if opts.Progress != nil {
-			opts.Progress(rep.Read)
+			opts.Progress(b.read)
 		}
+	}
+	rerr := <-readErr
+	rep.Read, rep.Bytes, rep.Torn = readRep.Read, readRep.Bytes, readRep.Torn
+	if werr != nil {
+		return rep, werr
+	}
+	return rep, rerr
+}
+
+// readSegments reads each segment past its offset in done, and sends the
+// records in batches of per runs, each with the offsets it brings its
+// segments to. It fills rep's Read, Bytes and Torn.
+func readSegments(ctx context.Context, st *store.Store, segs []string, done map[string]int64, per int, out chan<- *batch, rep *ExportReport) error {
+	b := newBatch()
+	send := func() error {
+		b.read = rep.Read
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		b = newBatch()
 		return nil
 	}
 	for _, seg := range segs {
 		from := done[seg]
 		f, err := st.OpenSegment(seg)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		info, err := f.Stat()
 		if err != nil {
 			f.Close()
-			return rep, fmt.Errorf("store: %w", err)
+			return fmt.Errorf("store: %w", err)
 		}
 		if info.Size() == from {
 			f.Close()
@@ -143,17 +178,18 @@ func (db *DB) Export(ctx context.Context, st *store.Store, opts ExportOptions) (
 		}
 		if _, err := f.Seek(from, io.SeekStart); err != nil {
 			f.Close()
-			return rep, fmt.Errorf("store: %w", err)
+			return fmt.Errorf("store: %w", err)
 		}
-		read, err := store.ReadSegment(f, func(rec *store.Record, off int64, n int) error {
+		t := &tap{r: f}
+		read, err := store.ReadSegment(t, func(rec *store.Record, off int64, n int) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			rep.Read++
-			b.add(rec, position{seg, from + off})
+			b.add(rec, position{seg, from + off}, t.line(off, n))
 			if len(b.recs) >= per {
 				b.offsets[seg] = from + off + int64(n)
-				return flush()
+				return send()
 			}
 			return nil
 		})
@@ -164,14 +200,44 @@ func (db *DB) Export(ctx context.Context, st *store.Store, opts ExportOptions) (
 			rep.Torn = append(rep.Torn, t)
 		}
 		if err != nil {
-			return rep, err
+			return err
 		}
 		rep.Bytes += read.Bytes
 		if end := from + read.Bytes; end != done[seg] {
 			b.offsets[seg] = end
 		}
 	}
-	return rep, flush()
+	if b.empty() {
+		return nil
+	}
+	return send()
+}
+
+// tap keeps what a segment reader read, so that the line of each record
+// goes into the database as the segment has it, without encoding the
+// record again.
+type tap struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // offset of buf[0] in what r gave
+}
+
+func (t *tap) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// line is a copy of the n bytes at off, without the newline; what comes
+// before them is forgotten.
+func (t *tap) line(off int64, n int) []byte {
+	i := off - t.base
+	l := bytes.Clone(t.buf[i : i+int64(n)-1])
+	if i > 4<<20 {
+		t.buf = append(t.buf[:0], t.buf[i:]...)
+		t.base = off
+	}
+	return l
 }
 
 // readArtifact reads an artifact's bytes from the store, refusing a path

@@ -38,7 +38,7 @@ CREATE TABLE experiments (
 	PRIMARY KEY (experiment, version)
 );
 CREATE TABLE runs (
-	run_id      text PRIMARY KEY,
+	run_id      text COLLATE "C" PRIMARY KEY,
 	experiment  text NOT NULL,
 	version     text NOT NULL,
 	status      text NOT NULL,
@@ -69,14 +69,14 @@ CREATE INDEX runs_experiment ON runs (experiment, version);
 CREATE INDEX runs_params ON runs USING gin (params jsonb_path_ops);
 CREATE INDEX runs_metrics ON runs USING gin (metrics jsonb_path_ops);
 CREATE TABLE series (
-	run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+	run_id text COLLATE "C" NOT NULL REFERENCES runs ON DELETE CASCADE,
 	name   text NOT NULL,
 	step   bigint NOT NULL,
 	value  double precision,
 	PRIMARY KEY (run_id, name, step)
 );
 CREATE TABLE artifacts (
-	run_id  text NOT NULL REFERENCES runs ON DELETE CASCADE,
+	run_id  text COLLATE "C" NOT NULL REFERENCES runs ON DELETE CASCADE,
 	name    text NOT NULL,
 	path    text NOT NULL,
 	format  text NOT NULL,

@@ -32,7 +32,7 @@ const tempTables = `
 CREATE TEMP TABLE IF NOT EXISTS tmp_runs (LIKE runs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS tmp_series (LIKE series) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS tmp_artifacts (LIKE artifacts) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS tmp_changed (run_id text, inserted boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS tmp_changed (run_id text COLLATE "C", inserted boolean) ON COMMIT DELETE ROWS;
 `
 
 // upsertRuns keeps, of the rows of tmp_runs and runs with one run ID, the
@@ -62,6 +62,8 @@ func upsertRuns(overwrite bool) string {
 type batch struct {
 	recs    []*store.Record
 	pos     []position // of each record in its source
+	lines   [][]byte   // of each record as its segment has it; nil: encode it
+	read    int        // records read when the batch was made, for progress
 	byID    map[string]int
 	offsets map[string]int64 // segment -> offset, for the export
 	series  int
@@ -79,17 +81,18 @@ type position struct {
 
 // add keeps rec, or the record it beats of its run ID in the batch: one
 // INSERT ... ON CONFLICT may not touch a row twice.
-func (b *batch) add(rec *store.Record, at position) {
+func (b *batch) add(rec *store.Record, at position, line []byte) {
 	if i, ok := b.byID[rec.RunID]; ok {
 		if rec.Beats(b.recs[i]) {
 			b.series += seriesLen(rec) - seriesLen(b.recs[i])
-			b.recs[i], b.pos[i] = rec, at
+			b.recs[i], b.pos[i], b.lines[i] = rec, at, line
 		}
 		return
 	}
 	b.byID[rec.RunID] = len(b.recs)
 	b.recs = append(b.recs, rec)
 	b.pos = append(b.pos, at)
+	b.lines = append(b.lines, line)
 	b.series += seriesLen(rec)
 }
 
@@ -215,14 +218,17 @@ func writeChildren(ctx context.Context, tx pgx.Tx, b *batch, o writeOptions) err
 // runRows are the rows of runs of recs, for COPY.
 func runRows(b *batch, storeID string) pgx.CopyFromSource {
 	return pgx.CopyFromSlice(len(b.recs), func(i int) ([]any, error) {
-		return runRow(b.recs[i], b.pos[i], storeID)
+		return runRow(b.recs[i], b.pos[i], b.lines[i], storeID)
 	})
 }
 
-func runRow(rec *store.Record, at position, storeID string) ([]any, error) {
-	whole, err := json.Marshal(rec)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: encoding its record: %w", rec.RunID, err)
+func runRow(rec *store.Record, at position, line []byte, storeID string) ([]any, error) {
+	whole := line
+	if whole == nil {
+		var err error
+		if whole, err = json.Marshal(rec); err != nil {
+			return nil, fmt.Errorf("run %s: encoding its record: %w", rec.RunID, err)
+		}
 	}
 	params, err := jsonObject(rec.Params == nil, rec.Params)
 	if err != nil {
@@ -322,7 +328,7 @@ func (db *DB) Put(ctx context.Context, infos []store.ExperimentInfo, recs []*sto
 	}
 	b := newBatch()
 	for i, r := range recs {
-		b.add(r, position{"", opts.First + int64(i)})
+		b.add(r, position{"", opts.First + int64(i)}, nil)
 	}
 	o := writeOptions{storeID: opts.Source, overwrite: opts.Overwrite}
 	if opts.Content != nil {
