@@ -20,7 +20,7 @@ type ExportOptions struct {
 	// Overwrite replaces the database's record of a run by the store's
 	// even when the database's would win (see [store.Record.Beats]).
 	Overwrite bool
-	// BatchRecords is the number of runs per transaction; 0 is 50000.
+	// BatchRecords is the number of runs per transaction; 0 is 25000.
 	BatchRecords int
 	// Progress, when set, is called after each transaction with the
 	// records read so far.
@@ -105,13 +105,15 @@ func (db *DB) Export(ctx context.Context, st *store.Store, opts ExportOptions) (
 	}
 	per := opts.BatchRecords
 	if per <= 0 {
-		per = 50000
+		per = 25000
 	}
 	// The segments are read and decoded on one goroutine while the batch
 	// before goes into the database on this one.
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	batches := make(chan *batch, 1)
+	// Unbuffered: one batch is read while one is written, and no more
+	// are held (25,000 decoded records each).
+	batches := make(chan *batch)
 	var readRep ExportReport
 	readErr := make(chan error, 1)
 	go func() {
