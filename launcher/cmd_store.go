@@ -7,6 +7,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/metalab-hpc/metalab/pgstore"
@@ -145,6 +146,11 @@ func (a *App) runStoreImport(ctx context.Context, o importOptions, out io.Writer
 		fmt.Fprintf(out, ", %d artifact files copied", rep.Artifacts)
 	}
 	fmt.Fprintf(out, " (%d experiments)\n", rep.Experiments)
+	if n := len(rep.Torn); n > 0 {
+		t := rep.Torn[0]
+		a.say(zerolog.WarnLevel, fmt.Sprintf("%d lines of %s are not records and were skipped, as its readers skip them; the first: segment %s at offset %d: %s",
+			n, from, t.Segment, t.Offset, t.Reason))
+	}
 	return nil
 }
 

@@ -390,3 +390,33 @@ func TestStoreImportWithoutExperimentRecord(t *testing.T) {
 		t.Fatalf("store list of the import:\n%s", list)
 	}
 }
+
+// TestStoreExportTornLine: a line of a segment that is not a record is
+// skipped, as the store's readers skip it, and the export says so.
+func TestStoreExportTornLine(t *testing.T) {
+	url := pgstore.TestURL(t)
+	src := filepath.Join(t.TempDir(), "src")
+	sweepInto(t, richExp("t", "1", 2), src)
+	segs, err := filepath.Glob(filepath.Join(src, "segments", "*.jsonl"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("segments: %v %v", segs, err)
+	}
+	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{\"v\": 1, \"run_id\": \"broken\n")
+	f.Close()
+	app, _ := testApp(richExp("t", "1", 2), nil)
+	var out, errOut bytes.Buffer
+	app.Stdout, app.Stderr = &out, &errOut
+	if code := app.Run(context.Background(), []string{"metalab", "store", "export", "--store", src, "--to", url}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "8 runs added") {
+		t.Errorf("stdout %q, want 8 runs added", out.String())
+	}
+	if want := "1 lines of " + src + " are not records and were skipped"; !strings.Contains(errOut.String(), want) || !strings.Contains(errOut.String(), "invalid JSON") {
+		t.Errorf("stderr %q, want %q and the reason", errOut.String(), want)
+	}
+}

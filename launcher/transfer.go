@@ -232,6 +232,10 @@ type transferReport struct {
 	Updated     int `json:"updated"` // runs whose record a better one replaced
 	Kept        int `json:"kept"`    // runs whose record in the destination was as good
 	Artifacts   int `json:"artifacts"`
+	// Torn are the lines of the source's segments that are not records
+	// (damage, a torn write, a record of a newer metalab), skipped as the
+	// store's own readers skip them.
+	Torn []store.Torn `json:"torn,omitempty"`
 }
 
 // importOptions configure a transfer.
@@ -285,7 +289,7 @@ func exportDir(ctx context.Context, o importOptions) (transferReport, error) {
 	}
 	defer db.Close()
 	er, err := db.Export(ctx, st, pgstore.ExportOptions{IncludeArtifacts: o.IncludeArtifacts, Overwrite: o.Overwrite, Progress: o.progress})
-	rep = transferReport{Experiments: er.Experiments, Read: er.Read, Added: er.Added, Updated: er.Updated}
+	rep = transferReport{Experiments: er.Experiments, Read: er.Read, Added: er.Added, Updated: er.Updated, Torn: er.Torn}
 	return rep, err
 }
 
