@@ -204,14 +204,14 @@ func pythonSource(dir string, filter pgstore.Filter) (*transferSource, error) {
 			if i >= len(fs) {
 				return nil, nil
 			}
-			return os.Open(fs[i].Path)
+			return pystore.OpenFile(fs[i].Path)
 		},
 		close: func() {},
 	}, nil
 }
 
 func hashPythonFile(p string) (string, int64, error) {
-	f, err := os.Open(p)
+	f, err := pystore.OpenFile(p)
 	if err != nil {
 		return "", 0, err
 	}

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/metalab-hpc/metalab/capture"
@@ -150,7 +151,7 @@ func readFile(path string, limit int64) ([]byte, error) {
 	if !info.Mode().IsRegular() {
 		return nil, &FileError{Path: path, Err: fmt.Errorf("not a regular file (%s)", info.Mode().Type())}
 	}
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, &FileError{Path: path, Err: err}
 	}
@@ -295,6 +296,9 @@ func readExperiment(dir string) (*Experiment, error) {
 		if r.RunID != id {
 			return nil, &FileError{Path: path, Err: fmt.Errorf("holds run %q, not %q", r.RunID, id)}
 		}
+		if !validID(id) {
+			return nil, &FileError{Path: path, Err: fmt.Errorf("run ID %q is not letters, digits, '-' and '_'", id)}
+		}
 		rep, ok := replicates[r.SeedFP]
 		if !ok {
 			rep = len(replicates)
@@ -427,8 +431,13 @@ func readRun(dir, path, name, version string, base int64, replicate int, r *pyRu
 		// The URI is where the Python store was when it was written; the
 		// file is in this copy of it, under artifacts/<run>/.
 		p := filepath.Join(dir, "artifacts", r.RunID, filepath.Base(a.URI))
-		if _, err := os.Lstat(p); err != nil {
+		info, err := os.Lstat(p)
+		if err != nil {
 			return nil, &FileError{Path: path, Err: fmt.Errorf("artifact %q: %w", a.Name, err)}
+		}
+		if !info.Mode().IsRegular() {
+			// A symlink could make the import copy any file it can read.
+			return nil, &FileError{Path: p, Err: fmt.Errorf("artifact %q is not a regular file (%s)", a.Name, info.Mode().Type())}
 		}
 		run.Artifacts = append(run.Artifacts, ArtifactFile{Name: a.Name, Format: a.Format, Path: p})
 	}
@@ -478,6 +487,13 @@ func readResults(dir string, rec *store.Record) error {
 	return nil
 }
 
+// OpenFile opens a file of the Python store for reading, refusing a
+// symlink in its place (O_NOFOLLOW), which could make an import read any
+// file it can.
+func OpenFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}
+
 // parseTime reads the Python library's times: ISO 8601, naive ones (which
 // it writes) taken as UTC; the zero time when s is none of those.
 func parseTime(s string) time.Time {
@@ -487,6 +503,19 @@ func parseTime(s string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// validID: a run ID that is safe as a file name.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func cutLast(s, sep string) (string, string, bool) {

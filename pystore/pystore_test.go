@@ -129,3 +129,31 @@ func TestReadBroken(t *testing.T) {
 		})
 	}
 }
+
+// TestReadRefusesSymlinks: an artifact or a run file that is a symlink
+// (to a file the importer could read, and the Python store's writer not)
+// is refused.
+func TestReadRefusesSymlinks(t *testing.T) {
+	for _, file := range []string{
+		"train_2/artifacts/c45e6e13952e9632/notes.json",
+		"train_2/runs/c45e6e13952e9632.json",
+	} {
+		dir := copyShared(t)
+		secret := filepath.Join(t.TempDir(), "secret")
+		if err := os.WriteFile(secret, []byte(`{"secret": true}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, file)
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(secret, p); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Read(dir)
+		var fe *FileError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Read with %s a symlink: %v, want a *FileError saying it is not a regular file", file, err)
+		}
+	}
+}
