@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -52,10 +53,31 @@ func sweepInto(t *testing.T, exp Experiment, dir string) {
 			t.Fatal(err)
 		}
 	}
-	app, stderr := testApp(exp, nil)
-	if err := app.Run(context.Background(), []string{"metalab", "run", "--store", dir, "--progress", "quiet"}); err != ExitOK && err != ExitRunsFailed {
-		t.Fatalf("run into %s: exit %d: %s", dir, err, stderr)
+	app, _ := testApp(exp, nil)
+	// The workers log at once: a buffer of its own, locked.
+	var out lockedBuffer
+	app.Stdout, app.Stderr = &out, &out
+	if code := app.Run(context.Background(), []string{"metalab", "run", "--store", dir, "--progress", "quiet"}); code != ExitOK && code != ExitRunsFailed {
+		t.Fatalf("run into %s: exit %d: %s", dir, code, out.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that several goroutines may write.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // metalabOut runs the command line args in app and returns its stdout,
