@@ -10,6 +10,7 @@
 #   bash hack/bench.sh --slurm        # scenario 7 alone: 1,000,000 runs through
 #                                     # the local cluster (hack/slurm-docker/up.sh
 #                                     # --accounting first), beside `run` here
+#   bash hack/bench.sh -only postgres # scenario 8 alone: export to PostgreSQL ($METALAB_TEST_POSTGRES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"

@@ -9,6 +9,8 @@
 #
 # Settings: METALAB_TEST_NO_SLURM=1 skips the cluster (its tests then skip and
 # say so); METALAB_TEST_KEEP_SLURM=1 leaves the cluster running afterwards.
+# METALAB_TEST_NO_POSTGRES=1 and METALAB_TEST_KEEP_POSTGRES=1 do the same for
+# the throwaway PostgreSQL of hack/postgres/ (METALAB_TEST_POSTGRES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
@@ -42,6 +44,17 @@ if [ "${METALAB_TEST_NO_SLURM:-0}" != 1 ]; then
     trap 'bash hack/slurm-docker/down.sh || true' EXIT
   fi
   export METALAB_TEST_SLURM=1
+fi
+
+if [ "${METALAB_TEST_NO_POSTGRES:-0}" != 1 ]; then
+  echo "== starting a throwaway PostgreSQL 15 (hack/postgres/up.sh)"
+  pg_env=$(bash hack/postgres/up.sh --env) # an assignment, so that set -e sees a failure
+  eval "$pg_env"
+  if [ "${METALAB_TEST_KEEP_POSTGRES:-0}" != 1 ]; then
+    # Keep the SLURM cluster's EXIT trap, which a plain trap would replace.
+    prev_exit=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
+    trap "bash hack/postgres/down.sh || true${prev_exit:+; $prev_exit}" EXIT
+  fi
 fi
 
 echo "== go vet"

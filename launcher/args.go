@@ -30,6 +30,13 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	// A command of commands (store export): the flags are the
+	// subcommand's, and go after it.
+	top := i
+	for len(cmd.Subcommands) > 0 && i+1 < len(args) && cmd.Command(args[i+1]) != nil {
+		i++
+		cmd = cmd.Command(args[i])
+	}
 	takesValue := valueFlags(cmd.Flags)
 	var globals, flags, pos []string
 	rest := args[i+1:]
@@ -43,7 +50,10 @@ func interspersed(app *cli.App, args []string) []string {
 			name := flagName(a)
 			to := &flags
 			value, known := takesValue[name]
-			if !known {
+			if !known && i > top && (name == "help" || name == "h") {
+				// The subcommand's help, not its parent's.
+				known = true
+			} else if !known {
 				if value, known = global[name]; known {
 					to = &globals
 				}
@@ -57,9 +67,9 @@ func interspersed(app *cli.App, args []string) []string {
 			pos = append(pos, a)
 		}
 	}
-	out := append([]string(nil), args[:i]...)
+	out := append([]string(nil), args[:top]...)
 	out = append(out, globals...)
-	out = append(out, args[i])
+	out = append(out, args[top:i+1]...)
 	out = append(out, flags...)
 	return append(out, pos...)
 }

@@ -21,6 +21,11 @@ func TestInterspersed(t *testing.T) {
 		{"metalab results --store x --version", "metalab --version results --store x"},
 		{"metalab run pi.toml -- --log-level error", "metalab run pi.toml -- --log-level error"},
 		{"metalab", "metalab"},
+		// A command of commands: the subcommand's flags, its help, and
+		// global flags in front of the command.
+		{"metalab store import --from a --log-level error --to b", "metalab --log-level error store import --from a --to b"},
+		{"metalab store list -h", "metalab store list -h"},
+		{"metalab store --help", "metalab --help store"},
 	}
 	for _, tt := range tests {
 		got := strings.Join(interspersed(app, strings.Fields(tt.in)), " ")

@@ -75,9 +75,14 @@ func (a *App) cmdResults() *cli.Command {
 			&cli.StringFlag{Name: "columns", Aliases: []string{"c"}, Usage: "print only these comma-separated `COLUMNS` (table and csv)"},
 		},
 		Action: func(c *cli.Context) error {
+			dir, exp, done, err := storeDir(c.Context, c.String("store"), c.String("experiment"))
+			if err != nil {
+				return err
+			}
+			defer done()
 			return a.runResults(resultsOptions{
-				Store:      c.String("store"),
-				Experiment: c.String("experiment"),
+				Store:      dir,
+				Experiment: exp,
 				Format:     c.String("format"),
 				Output:     c.String("output"),
 				Status:     c.StringSlice("status"),

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/metalab-hpc/metalab/pgstore"
 )
 
 type statusOptions struct {
@@ -19,6 +21,9 @@ type statusOptions struct {
 	JSON       bool
 	Watch      bool
 	Interval   time.Duration
+	// shown names the store in the output when Store is a copy of a
+	// database's runs; "" is Store.
+	shown string
 	// after waits between refreshes; nil is time.After.
 	after func(time.Duration) <-chan time.Time
 }
@@ -58,8 +63,13 @@ func (a *App) cmdStatus() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 10 * time.Second, Usage: "first refresh interval of --watch (at least 10s)"},
 		},
 		Action: func(c *cli.Context) error {
+			dir, exp, done, err := storeDir(c.Context, c.String("store"), c.String("experiment"))
+			if err != nil {
+				return err
+			}
+			defer done()
 			return a.runStatus(c.Context, statusOptions{
-				Store: c.String("store"), Experiment: c.String("experiment"), JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
+				Store: dir, Experiment: exp, shown: pgstore.Redact(c.String("store")), JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
 			}, a.Stdout)
 		},
 	}
@@ -78,6 +88,9 @@ func (a *App) runStatus(ctx context.Context, opts statusOptions, out io.Writer) 
 		s, err := readStatus(ctx, opts.Store, opts.Experiment, a.Name, client)
 		if err != nil {
 			return err
+		}
+		if pgstore.IsURL(opts.shown) {
+			s.Store = opts.shown
 		}
 		warnLost(a.Stderr, a.Name, opts.Store, s.Lost)
 		if err := printStatus(out, a.Name, s, opts.JSON); err != nil {

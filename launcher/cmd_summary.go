@@ -56,7 +56,12 @@ func (a *App) cmdSummary() *cli.Command {
 					groupBy = append(groupBy, g)
 				}
 			}
-			return a.runSummary(summaryOptions{Store: c.String("store"), Experiment: c.String("experiment"),
+			dir, exp, done, err := storeDir(c.Context, c.String("store"), c.String("experiment"))
+			if err != nil {
+				return err
+			}
+			defer done()
+			return a.runSummary(summaryOptions{Store: dir, Experiment: exp,
 				GroupBy: groupBy, Series: c.String("series"), JSON: c.Bool("json")}, a.Stdout, a.Stderr)
 		},
 	}

@@ -69,6 +69,13 @@
 // they run have directories of their own. store.Store.Collect, and every
 // command that reads results, merges what the writers left.
 //
+// Beyond one directory, `metalab store` (cmd_store.go, transfer.go) exports
+// stores into a PostgreSQL database (package pgstore), an index of any
+// number of them for SQL, and copies runs between directories, databases
+// and the Python library's stores (package pystore), keeping one record
+// per run by the store's own rule. The reading commands take a database
+// URL as --store (pgsource.go). docs/postgres.md says when to use which.
+//
 // # On a SLURM cluster
 //
 // `metalab submit` (submit.go) plans the sweep on the login node, drops the
@@ -94,7 +101,7 @@
 // compiled into it; the metalab binary (the repository's main.go) is an
 // [App] that also loads experiment files. Both answer the same commands,
 // one cmd_<name>.go each: run, submit, worker, collect, status, results,
-// summary, report, serve, logs, artifacts and cancel, with help, version and completion (bash, zsh,
+// summary, report, serve, logs, artifacts, cancel and store, with help, version and completion (bash, zsh,
 // fish) beside them. A command's file builds an options struct from
 // its flags and calls one function that returns an error, tested with a
 // buffer and a stand-in scheduler; cli.go holds what commands share. [App]

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"sort"
@@ -68,6 +69,25 @@ var exitCodes = map[string][]exitCodeDoc{
 		{ExitUsage, "bad usage, no such run or artifact name, or a directory that is not a store"},
 		codeDamaged,
 	},
+	"store": {
+		{ExitOK, "the command did what it was asked"},
+		{ExitRunsFailed, "a store or database could not be read or written (a database not reachable, a password refused, a schema of another version)"},
+		{ExitUsage, "bad usage or bad input: a directory that is not a store, a Python store with a broken file"},
+	},
+	// store's commands.
+	"export": {
+		{ExitOK, "the store's new records are in the database"},
+		{ExitRunsFailed, "the store could not be read, or the database not written (what was committed stays: run it again)"},
+		{ExitUsage, "bad usage, or a directory that is not a store"},
+		codeInterrupt,
+	},
+	"import": {
+		{ExitOK, "the source's runs are in the destination"},
+		{ExitRunsFailed, "the source could not be read, or the destination not written"},
+		{ExitUsage, "bad usage or bad input: a directory that is not a store, a Python store with a broken file, an experiment the source lacks"},
+		codeInterrupt,
+	},
+	"list": {{ExitOK, "the experiments were listed"}, {ExitRunsFailed, "the store or database could not be read"}, codeUsageStore},
 	"status": {
 		{ExitOK, "the counts were printed"},
 		{ExitRunsFailed, "the store could not be read"},
@@ -195,6 +215,22 @@ func (a *App) localizeHelp(s string) string {
 	return strings.Join(lines, "\n")
 }
 
+// commandsHelpTemplate is the help of a command of commands (store): the
+// subcommands are listed by hand, as urfave/cli lists them only once the
+// command has run.
+const commandsHelpTemplate = `NAME:
+   {{template "helpNameTemplate" .}}
+
+USAGE:
+   {{.HelpName}} COMMAND [command options]{{if .Description}}
+
+DESCRIPTION:
+   {{template "descriptionTemplate" .}}{{end}}
+
+COMMANDS:{{range .Subcommands}}{{if not .Hidden}}
+   {{.Name}}{{"\t"}}{{.Usage}}{{end}}{{end}}
+`
+
 var (
 	// metalabWord is the program in an example line.
 	metalabWord = regexp.MustCompile(`\bmetalab `)
@@ -208,6 +244,14 @@ var (
 // a hint rather than the whole help.
 func (a *App) tidyCommand(c *cli.Command) {
 	c.CustomHelpTemplate = cli.CommandHelpTemplate + exitCodesHelp(c.Name) + "\n"
+	if len(c.Subcommands) > 0 {
+		// A command of commands (store): its help lists them, and each
+		// is tidied as a command.
+		c.CustomHelpTemplate = commandsHelpTemplate + exitCodesHelp(c.Name) + "\n"
+		for _, sub := range c.Subcommands {
+			a.tidyCommand(sub)
+		}
+	}
 	// Each command's help is one topic: no "help" subcommand under it.
 	c.HideHelpCommand = true
 	c.Description = a.localizeHelp(c.Description)
@@ -253,7 +297,10 @@ func (a *App) tidyCommand(c *cli.Command) {
 				return usageErr(fmt.Sprintf("name the store a sweep wrote: '%s %s --store runs/pi', or export %s=runs/pi", a.Name, c.Name, StoreEnv),
 					"%s needs a store: no --store given and $%s is not set", c.Name, StoreEnv)
 			}
-			return usageErr(fmt.Sprintf("see '%s %s --help'", a.Name, c.Name), "%s needs --%s", c.Name, name)
+			// A subcommand's HelpName (metalab store export) is set by
+			// the time it runs.
+			full := strings.TrimPrefix(cmp.Or(cc.Command.HelpName, c.Name), a.Name+" ")
+			return usageErr(fmt.Sprintf("see '%s %s --help'", a.Name, full), "%s needs --%s", full, name)
 		}
 		if before != nil {
 			return before(cc)

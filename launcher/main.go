@@ -274,6 +274,7 @@ func (a *App) cliApp() *cli.App {
 			a.cmdWorker(),
 			a.cmdCollect(),
 			a.cmdCancel(),
+			a.cmdStore(),
 			a.cmdVersion(),
 			a.cmdCompletion(),
 			a.cmdHelp(),

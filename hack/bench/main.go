@@ -46,18 +46,19 @@ type sizes struct {
 	collect      int // records collected from the node indexes
 	nodes        int
 	report       []int // runs of the reported stores
+	postgres     int   // runs exported to PostgreSQL
 }
 
 var full = sizes{
 	inproc: []int{100_000, 1_000_000}, fileStore: 5_000, cmdTrue: 10_000,
 	persistent: 100_000, perRunPython: 1_000, plan: 1_000_000, collect: 1_000_000, nodes: 32,
-	report: []int{100_000, 1_000_000},
+	report: []int{100_000, 1_000_000}, postgres: 1_000_000,
 }
 
 var quick = sizes{
 	inproc: []int{20_000, 100_000}, fileStore: 1_000, cmdTrue: 2_000,
 	persistent: 10_000, perRunPython: 200, plan: 100_000, collect: 100_000, nodes: 32,
-	report: []int{20_000},
+	report: []int{20_000}, postgres: 100_000,
 }
 
 func main() {
@@ -70,7 +71,7 @@ func main() {
 	}
 	quickFlag := flag.Bool("quick", false, "smaller sizes, for a check in about a minute")
 	work := flag.String("dir", "", "work directory (default: a new temporary one, removed afterwards)")
-	only := flag.String("only", "", "run only this scenario: report")
+	only := flag.String("only", "", "run only this scenario: report, postgres")
 	onSlurm := flag.Bool("slurm", false, "run only scenario 7, the sweeps through the local SLURM cluster (hack/slurm-docker/up.sh --accounting)")
 	flag.Parse()
 	sz := full
@@ -101,8 +102,13 @@ func main() {
 		printTable(os.Stdout, rows)
 		return
 	}
-	if *only == "report" {
+	switch *only {
+	case "report":
 		reportScenario(dir, sz.report, workers, add)
+		printTable(os.Stdout, rows)
+		return
+	case "postgres":
+		postgresScenario(dir, sz.postgres, sz.nodes, workers, add)
 		printTable(os.Stdout, rows)
 		return
 	}
@@ -195,6 +201,9 @@ func main() {
 	// 6. The HTML report.
 	reportScenario(dir, sz.report, workers, add)
 
+	// 7. Export to PostgreSQL, and a grouped query there.
+	postgresScenario(dir, sz.postgres, sz.nodes, workers, add)
+
 	printTable(os.Stdout, rows)
 }
 
@@ -279,6 +288,13 @@ func child(args []string) error {
 		}
 		_, err = h.Result()
 		return err
+	case "seed-pg":
+		n, _ := strconv.Atoi(args[2])
+		nodes, _ := strconv.Atoi(args[3])
+		return seedPG(args[1], n, nodes)
+	case "pg-query":
+		// It times itself: the median of 3.
+		return pgQuery(args[4], os.Stdout)
 	case "seed-nodes":
 		n, _ := strconv.Atoi(args[2])
 		nodes, _ := strconv.Atoi(args[3])
@@ -336,6 +352,8 @@ func child(args []string) error {
 		err = app(benchExperiment(1), io.Discard, "report", "--store", args[4], "-o", args[5])
 	case "export":
 		err = app(benchExperiment(n), io.Discard, "results", "--store", args[4], "--format", "csv", "--output", filepath.Join(work, "out.csv"))
+	case "pg-export":
+		err = app(benchExperiment(1), io.Discard, "store", "export", "--store", args[4], "--to", args[5])
 	default:
 		return fmt.Errorf("unknown scenario %q", what)
 	}
