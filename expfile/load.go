@@ -149,6 +149,13 @@ func (l *loader) experiment(raw map[string]any) (*launcher.Experiment, error) {
 	if exp.Slurm, err = l.slurm(raw); err != nil {
 		return nil, err
 	}
+	if st, _, err := l.table(raw, path{"store"}); err != nil {
+		return nil, err
+	} else if st != nil {
+		if exp.Postgres, err = l.str(st, path{"store", "postgres"}, false); err != nil {
+			return nil, err
+		}
+	}
 	if err := exp.Validate(); err != nil {
 		return nil, &Error{File: l.file, Msg: err.Error(), Err: err}
 	}

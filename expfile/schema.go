@@ -52,6 +52,7 @@ var rootSchema = fixed(map[string]*schema{
 	"seeds":   fixed(map[string]*schema{"base": leaf, "replicates": leaf}),
 	"context": free,
 	"slurm":   slurmSchema,
+	"store":   fixed(map[string]*schema{"postgres": leaf}),
 })
 
 // unknownKeys reports the first unknown key in file order, so that a typo

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/metalab-hpc/metalab/pgstore"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -87,6 +90,13 @@ func (a *App) runCollect(ctx context.Context, log zerolog.Logger, opts collectOp
 		}
 	} else {
 		printCollect(out, a.Name, res, re != nil)
+	}
+	exportOut := out
+	if opts.JSON { // stdout holds the JSON report alone
+		exportOut = a.Stderr
+	}
+	if err := a.exportAfterCollect(ctx, opts.Store, exportOut); err != nil {
+		return err
 	}
 	if !opts.Resubmit {
 		return incompleteErr(a.Name, opts.Store, res, re != nil)
@@ -193,4 +203,39 @@ func inDamage(ds []store.Damage, t store.Torn) bool {
 		}
 	}
 	return false
+}
+
+// exportAfterCollect sends the merged store to the PostgreSQL databases its
+// experiments name ([store] postgres, [Experiment.Postgres]), as `store
+// export` does: only what is new since the last export. A database that
+// fails leaves the store as merged, and says how to export again. A
+// collect that runs in a SLURM job (the collect job of [slurm] collect)
+// exports nothing: compute nodes do not talk to the database.
+func (a *App) exportAfterCollect(ctx context.Context, dir string, out io.Writer) error {
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		return err
+	}
+	exps, err := st.Experiments()
+	if err != nil {
+		return err
+	}
+	var urls []string
+	for _, e := range exps {
+		if e.Postgres != "" && !slices.Contains(urls, e.Postgres) {
+			urls = append(urls, e.Postgres)
+		}
+	}
+	if len(urls) > 0 && os.Getenv("SLURM_JOB_ID") != "" {
+		fmt.Fprintf(out, "not exported to %s from a compute node: run %s collect --store %s on the login node\n",
+			pgstore.Redact(urls[0]), a.Name, dir)
+		return nil
+	}
+	for _, u := range urls {
+		if err := a.runStoreImport(ctx, importOptions{From: dir, To: u}, out); err != nil {
+			return &exitError{code: ExitRunsFailed, err: fmt.Errorf("collect: the store is merged, but its export to %s failed: %w", pgstore.Redact(u), err),
+				hint: fmt.Sprintf("when the database is back: %s store export --store %s --to %s (it sends only what is new)", a.Name, dir, pgstore.Redact(u))}
+		}
+	}
+	return nil
 }

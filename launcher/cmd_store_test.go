@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -440,5 +441,59 @@ func TestStoreExportTornLine(t *testing.T) {
 	}
 	if want := "1 lines of " + src + " are not records and were skipped"; !strings.Contains(errOut.String(), want) || !strings.Contains(errOut.String(), "invalid JSON") {
 		t.Errorf("stderr %q, want %q and the reason", errOut.String(), want)
+	}
+}
+
+// TestCollectExports: an experiment that names a database ([store]
+// postgres) is exported by each collect, only what is new, with the
+// password from $PGPASSWORD since the URL may not hold one; a collect in a
+// SLURM job exports nothing; a URL with a password is refused.
+func TestCollectExports(t *testing.T) {
+	withPassword := pgstore.TestURL(t)
+	u, err := neturl.Parse(withPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	u.User = neturl.User(u.User.Username())
+	t.Setenv("PGPASSWORD", pw)
+	exp := richExp("exported", "1", 2)
+	exp.Postgres = u.String()
+	dir := filepath.Join(t.TempDir(), "st")
+	sweepInto(t, exp, dir)
+	app, _ := testApp(exp, nil)
+
+	t.Setenv("SLURM_JOB_ID", "42")
+	out := metalabOut(t, app, "collect", "--store", dir)
+	if !strings.Contains(out, "not exported to ") || !strings.Contains(out, "from a compute node") {
+		t.Errorf("collect in a SLURM job:\n%s", out)
+	}
+	os.Unsetenv("SLURM_JOB_ID")
+	if got := metalabOut(t, app, "store", "list", "--store", u.String()); strings.Contains(got, "exported") {
+		t.Fatalf("a collect in a SLURM job exported:\n%s", got)
+	}
+
+	out = metalabOut(t, app, "collect", "--store", dir)
+	if !strings.Contains(out, "8 runs added") {
+		t.Errorf("collect did not export the 8 runs:\n%s", out)
+	}
+	if strings.Contains(out, pw) {
+		t.Errorf("collect printed the password:\n%s", out)
+	}
+	out = metalabOut(t, app, "collect", "--store", dir)
+	if !strings.Contains(out, "0 records read, 0 runs added") {
+		t.Errorf("a second collect exported again:\n%s", out)
+	}
+	if got := metalabOut(t, app, "store", "list", "--store", u.String()); !strings.Contains(got, "exported") {
+		t.Errorf("store list of the database:\n%s", got)
+	}
+
+	exp.Postgres = withPassword
+	if err := exp.Validate(); err == nil || !strings.Contains(err.Error(), "holds a password") || strings.Contains(err.Error(), pw) {
+		t.Errorf("Validate of a URL with a password: %v", err)
+	}
+	exp.Postgres = "mysql://db/lab"
+	if err := exp.Validate(); err == nil || !strings.Contains(err.Error(), "not a PostgreSQL URL") {
+		t.Errorf("Validate of another URL: %v", err)
 	}
 }

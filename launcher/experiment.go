@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/metalab-hpc/metalab/capture"
 	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/pgstore"
 	"github.com/metalab-hpc/metalab/seeds"
 	"github.com/metalab-hpc/metalab/slurm"
 )
@@ -62,6 +64,13 @@ type Experiment struct {
 	// Slurm is how a SLURM submission runs the sweep: resources, modules,
 	// setup lines. Local runs ignore it.
 	Slurm slurm.Settings
+
+	// Postgres is a PostgreSQL database (postgres://USER@HOST:PORT/DB) that
+	// collect exports the store to after each merge, as `metalab store
+	// export` does ([store] postgres in an experiment file). The store
+	// keeps the URL, so it may not hold a password: the server's password
+	// comes from ~/.pgpass or $PGPASSWORD.
+	Postgres string
 }
 
 // File marks a context value as a file whose content (not path, mtime or
@@ -99,6 +108,11 @@ func (e *Experiment) Validate() error {
 	}
 	if e.Retries < 0 {
 		errs = append(errs, "retries is negative")
+	}
+	if e.Postgres != "" {
+		if err := checkPostgresURL(e.Postgres); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w %q: %s", ErrInvalidExperiment, e.Name, strings.Join(errs, "; "))
@@ -309,3 +323,22 @@ func (o *reflectOp) Execute(ctx context.Context, rt *Runtime) error {
 // ErrInvalidExperiment wraps every error that comes from the experiment's
 // definition rather than from running it.
 var ErrInvalidExperiment = errors.New("invalid experiment")
+
+// checkPostgresURL says what is wrong with an experiment's PostgreSQL URL:
+// not one, or one with a password, which the store would keep in the open.
+func checkPostgresURL(s string) error {
+	if !pgstore.IsURL(s) {
+		return fmt.Errorf("postgres %q is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)", s)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("postgres: %v", err)
+	}
+	if _, has := u.User.Password(); has {
+		return fmt.Errorf("postgres %s holds a password, which the store would keep in the open: put it in ~/.pgpass or $PGPASSWORD", pgstore.Redact(s))
+	}
+	if u.Query().Has("password") {
+		return fmt.Errorf("postgres %s holds a password (password=), which the store would keep in the open: put it in ~/.pgpass or $PGPASSWORD", pgstore.Redact(s))
+	}
+	return nil
+}

@@ -123,7 +123,7 @@ func (p *Plan) experimentInfo(outside int) (store.ExperimentInfo, error) {
 		return store.ExperimentInfo{}, err
 	}
 	return store.ExperimentInfo{
-		Name: p.exp.Name, Version: p.exp.Version, Operation: op,
+		Name: p.exp.Name, Version: p.exp.Version, Operation: op, Postgres: p.exp.Postgres,
 		Code: p.code.Fingerprint, Codes: map[string]map[string]string{p.code.Fingerprint: p.code.Parts},
 		Plan: store.PlanInfo{Identity: p.manifest.Identity, Spec: p.manifest.Spec, Runs: p.Len(), Outside: outside},
 	}, nil

@@ -52,6 +52,10 @@ type ExperimentInfo struct {
 	// experiment recorded by a metalab before code fingerprints.
 	Code  string                       `json:"code,omitempty"`
 	Codes map[string]map[string]string `json:"codes,omitempty"`
+	// Postgres is the PostgreSQL database that collect exports the store
+	// to after each merge ([store] postgres; launcher.Experiment.Postgres),
+	// of the latest sweep; never with a password.
+	Postgres string `json:"postgres,omitempty"`
 	// Created is when the store first held the experiment.
 	Created time.Time `json:"created"`
 	// Plan is its latest plan, run or submitted.
