@@ -52,6 +52,13 @@ func columns(runs []*Record) []column {
 	return columnsOf(pset, mset, len(experimentsOf(runs)) > 1)
 }
 
+// columns lists the export columns of the results, as [columns] does of
+// records, from the names of their columns.
+func (r *Results) columns() []column {
+	k := r.ownNames()
+	return columnsOf(k.params, k.metrics, len(r.Experiments()) > 1)
+}
+
 // experimentsOf lists the experiment versions of runs, as NAME@VERSION,
 // sorted.
 func experimentsOf(runs []*Record) []string {
@@ -186,7 +193,7 @@ func formatValue(v any) string {
 // WriteCSV writes one row per run with a header row (see the README for the
 // columns). pandas.read_csv reads it as is.
 func (r *Results) WriteCSV(w io.Writer) error {
-	return r.writeCSV(w, columns(r.list()))
+	return r.writeCSV(w, r.columns())
 }
 
 // csvExport writes a CSV export: the header row of its columns, then a row
@@ -230,7 +237,7 @@ func (r *Results) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	for _, run := range r.list() {
+	for run := range r.All() {
 		if err := enc.Encode(run); err != nil {
 			return err
 		}
@@ -261,7 +268,26 @@ func (r *Results) Table() string {
 // WriteTable writes [Results.Table] to w: run ID, status, replicate, the
 // params and metrics, and the error of runs that have one.
 func (r *Results) WriteTable(w io.Writer) error {
-	return r.writeTable(w, tableColumns(r.list()))
+	return r.writeTable(w, r.tableColumns())
+}
+
+// tableColumns is [tableColumns] of the results, read from their columns.
+func (r *Results) tableColumns() []column {
+	t, rows := r.view()
+	failed := false
+	for _, i := range rows {
+		if t.errs.get(i) != "" {
+			failed = true
+			break
+		}
+	}
+	codes := map[string]bool{}
+	for _, i := range rows {
+		if codes[t.code.get(i)] = true; len(codes) > 1 {
+			break
+		}
+	}
+	return pickTableColumns(r.columns(), failed, len(codes) > 1)
 }
 
 // tableColumns are the columns of the table of runs: those of the CSV
@@ -280,12 +306,19 @@ func tableColumns(runs []*Record) []column {
 			codes[run.Code] = true
 		}
 	}
+	return pickTableColumns(columns(runs), failed, len(codes) > 1)
+}
+
+// pickTableColumns picks the columns of the table from those of the CSV
+// export: the error only when a run failed, the code only when the runs
+// came from several.
+func pickTableColumns(all []column, failed, codes bool) []column {
 	var cols []column
-	for _, c := range columns(runs) {
+	for _, c := range all {
 		switch {
 		case c.kind != 'f', c.name == "experiment", c.name == "version", c.name == "run_id", c.name == "status", c.name == "replicate":
 		case c.name == "error" && failed:
-		case c.name == "code" && len(codes) > 1:
+		case c.name == "code" && codes:
 		default:
 			continue
 		}
@@ -304,7 +337,7 @@ func (r *Results) writeTable(w io.Writer, cols []column) error {
 		fmt.Fprint(tw, c.header)
 	}
 	fmt.Fprintln(tw)
-	for _, run := range r.list() {
+	for run := range r.All() {
 		for i, c := range cols {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
@@ -322,7 +355,7 @@ func (r *Results) writeCSV(w io.Writer, cols []column) error {
 	if err != nil {
 		return err
 	}
-	for _, run := range r.list() {
+	for run := range r.All() {
 		if err := cw.write(run); err != nil {
 			return err
 		}

@@ -597,3 +597,46 @@ func openReadOnly(path string) (*sql.DB, error) {
 	db.SetMaxOpenConns(1)
 	return db, nil
 }
+
+// DecodeRecord decodes one record line as the readers of a store do, or
+// says why it is not one (invalid JSON, no run ID, an unknown status, a
+// newer format).
+func DecodeRecord(line []byte) (*Record, error) {
+	rec, reason := decodeLine(line)
+	if reason != "" {
+		return nil, errors.New(reason)
+	}
+	return rec, nil
+}
+
+// CheckedLines is [Snapshot.Lines] for a reader that parses each line
+// itself: fn gets the line and the run ID (lowercase hex, or as stored)
+// that the index has at its place, and returns whether the line is that
+// run's record. A line that is not (fn returns false) is skipped and
+// reported at the end in a [*DamageError], as Records does. id is valid
+// only during the call.
+func (sn *Snapshot) CheckedLines(fn func(line, id []byte) (bool, error)) error {
+	var bad badLocations
+	var hexID [16]byte
+	err := sn.eachLine(&bad, func(k int, line []byte) error {
+		l := &sn.locs[k]
+		id := hexID[:]
+		if l.odd > 0 {
+			id = []byte(sn.oddIDs[l.odd-1])
+		} else {
+			hex.Encode(id, l.id[:])
+		}
+		ok, err := fn(line, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			bad.add(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return sn.damageError(&bad)
+}
