@@ -49,7 +49,7 @@ func tableRecords() []*Record {
 	}
 	recs = append(recs,
 		&Record{Format: store.RecordFormat, RunID: "odd-id", Status: store.StatusRunning, Experiment: "e", Version: "2",
-			Params: params.Point{"lr": 0.5, "list": []any{int64(1), "two", nil}, "map": map[string]any{"k": true}, "nil": nil},
+			Params:  params.Point{"lr": 0.5, "list": []any{int64(1), "two", nil}, "map": map[string]any{"k": true}, "nil": nil},
 			Started: start},
 		&Record{Format: store.RecordFormat, RunID: "0000000000000001", Status: store.StatusCancelled, Experiment: "e", Version: "1",
 			Params: params.Point{}, ExitCode: &three, Started: start.In(time.FixedZone("x", 3600))},

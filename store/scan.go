@@ -232,16 +232,16 @@ func unquote(q []byte) (string, bool) {
 // decoded in full ([DecodeRecord]) to be read as the record it is.
 type FlatRecord struct {
 	RunID, Status, Experiment, Version, Code, Error []byte
-	Host, Writer, Signal                             []byte
-	SlurmJobID, SlurmArrayJobID, SlurmTaskID         []byte
-	SeedBase, PID, PeakRSSKB, SlurmRestart           int64
-	Replicate                                        int64
-	Seed                                             uint64
-	ExitCode                                         int64
-	HasExitCode                                      bool
-	Started, Ended                                   time.Time
-	Params, Metrics                                  []FlatMember
-	Other                                            bool
+	Host, Writer, Signal                            []byte
+	SlurmJobID, SlurmArrayJobID, SlurmTaskID        []byte
+	SeedBase, PID, PeakRSSKB, SlurmRestart          int64
+	Replicate                                       int64
+	Seed                                            uint64
+	ExitCode                                        int64
+	HasExitCode                                     bool
+	Started, Ended                                  time.Time
+	Params, Metrics                                 []FlatMember
+	Other                                           bool
 }
 
 // FlatMember is one member of a record's params or metrics: the name
