@@ -51,10 +51,14 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		return nil
 	}
 	t, _ := r.view()
-	return r.summarise(groupBy, func(row int32, add func(string, *int64, float64)) {
-		for _, c := range t.metrics {
+	names := make([]string, len(t.metrics))
+	for i, c := range t.metrics {
+		names[i] = c.name
+	}
+	return r.summarise(groupBy, names, func(row int32, add func(int, *int64, float64)) {
+		for i, c := range t.metrics {
 			if v, ok := c.value(row); ok {
-				add(c.name, nil, v)
+				add(i, nil, v)
 			}
 		}
 	})
@@ -76,7 +80,7 @@ func (r *Results) SeriesSummary(metric string, groupBy ...string) []GroupStat {
 		return nil
 	}
 	t, _ := r.view()
-	return r.summarise(groupBy, func(row int32, add func(string, *int64, float64)) {
+	return r.summarise(groupBy, []string{metric}, func(row int32, add func(int, *int64, float64)) {
 		run := t.fullRecord(row)
 		if run == nil {
 			return // no series: see table.go
@@ -88,7 +92,7 @@ func (r *Results) SeriesSummary(metric string, groupBy ...string) []GroupStat {
 		}
 		for i, p := range points {
 			if last[p.Step] == i && p.Value != nil {
-				add(metric, &p.Step, *p.Value)
+				add(0, &p.Step, *p.Value)
 			}
 		}
 	})
@@ -105,19 +109,29 @@ func (r *Results) checkParams(groupBy []string) error {
 }
 
 // summarise is Summary and SeriesSummary: values gives each completed
-// run's values to add, by metric and step (nil: no step).
+// run's values to add, by metric (an index in metrics) and step (nil: no
+// step). It may be called twice a row: the statistics are computed in two
+// passes, the mean first, as meanStd does.
 //
 // It reads the table's columns: a group is the run's experiment version
 // (when the results hold several) and the value of each groupBy param,
 // found by the values' ids, so that a million runs make no key of their
 // own.
-func (r *Results) summarise(groupBy []string, values func(row int32, add func(metric string, step *int64, v float64))) []GroupStat {
+func (r *Results) summarise(groupBy, metrics []string, values func(row int32, add func(metric int, step *int64, v float64))) []GroupStat {
 	t, rows := r.view()
 	type key struct {
-		group   int
-		metric  string
-		hasStep bool
-		step    int64
+		group, metric int
+		hasStep       bool
+		step          int64
+	}
+	// acc accumulates one group's values of one metric (at one step):
+	// pass 1 their count and sum, pass 2 the squares of their deviations.
+	type acc struct {
+		n        int
+		sum, ss  float64
+		mean     float64
+		key      key
+		assigned bool
 	}
 	type group struct {
 		point            params.Point
@@ -143,12 +157,32 @@ func (r *Results) summarise(groupBy []string, values func(row int32, add func(me
 		byName[i] = i
 	}
 	slices.SortStableFunc(byName, func(a, b int) int { return cmpStr(groupBy[a], groupBy[b]) })
-	vals := map[key][]float64{}
+	// The accumulators of values without a step are found by group
+	// and metric in dense (len(metrics) a group); those of series by key.
+	var dense []acc
+	stepped := map[key]*acc{}
+	find := func(gi, m int, step *int64) *acc {
+		if step == nil {
+			a := &dense[gi*len(metrics)+m]
+			if !a.assigned {
+				a.assigned, a.key = true, key{group: gi, metric: m}
+			}
+			return a
+		}
+		k := key{group: gi, metric: m, hasStep: true, step: *step}
+		a := stepped[k]
+		if a == nil {
+			a = &acc{key: k, assigned: true}
+			stepped[k] = a
+		}
+		return a
+	}
+	rowGroup := make([]int32, len(rows))
 	index := map[string]int{}
 	var groups []*group
 	var kb []byte
 	var statusCounts [][256]int
-	for _, row := range rows {
+	for k, row := range rows {
 		kb = kb[:0]
 		if several {
 			kb = binary.LittleEndian.AppendUint16(kb, t.exp[row])
@@ -185,20 +219,41 @@ func (r *Results) summarise(groupBy []string, values func(row int32, add func(me
 			index[string(kb)] = gi
 			groups = append(groups, g)
 			statusCounts = append(statusCounts, [256]int{})
+			dense = append(dense, make([]acc, len(metrics))...)
 		}
+		rowGroup[k] = int32(gi)
 		statusCounts[gi][t.status[row]]++
 		if t.statusOf(row) != store.StatusCompleted {
 			continue
 		}
-		values(row, func(m string, step *int64, v float64) {
+		values(row, func(m int, step *int64, v float64) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return
 			}
-			k := key{group: gi, metric: m}
-			if step != nil {
-				k.hasStep, k.step = true, *step
+			a := find(gi, m, step)
+			a.n++
+			a.sum += v
+		})
+	}
+	for i := range dense {
+		if a := &dense[i]; a.n > 0 {
+			a.mean = a.sum / float64(a.n)
+		}
+	}
+	for _, a := range stepped {
+		a.mean = a.sum / float64(a.n)
+	}
+	for k, row := range rows {
+		if t.statusOf(row) != store.StatusCompleted {
+			continue
+		}
+		gi := int(rowGroup[k])
+		values(row, func(m int, step *int64, v float64) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return
 			}
-			vals[k] = append(vals[k], v)
+			a := find(gi, m, step)
+			a.ss += (v - a.mean) * (v - a.mean)
 		})
 	}
 	for gi, g := range groups {
@@ -214,13 +269,26 @@ func (r *Results) summarise(groupBy []string, values func(row int32, add func(me
 		g *group
 	}
 	var out []stat
-	for k, vs := range vals {
+	accs := make([]*acc, 0, len(stepped))
+	for i := range dense {
+		if dense[i].n > 0 {
+			accs = append(accs, &dense[i])
+		}
+	}
+	for _, a := range stepped {
+		accs = append(accs, a)
+	}
+	for _, a := range accs {
+		k := a.key
 		g := groups[k.group]
-		s := GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Metric: k.metric, N: len(vs), Runs: g.counts}
+		s := GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Metric: metrics[k.metric], N: a.n, Runs: g.counts}
 		if k.hasStep {
 			s.Step = &k.step
 		}
-		s.Mean, s.Std = meanStd(vs)
+		s.Mean, s.Std = a.mean, math.NaN()
+		if a.n > 1 {
+			s.Std = math.Sqrt(a.ss / float64(a.n-1))
+		}
 		half := math.NaN()
 		if s.N > 1 {
 			half = tQuantile975(s.N-1) * s.Std / math.Sqrt(float64(s.N))

@@ -53,6 +53,13 @@ type runTable struct {
 
 	full map[int32]*Record // rows read in full (see above)
 	recs []*Record         // when the table was built from records: them
+
+	// While reading: the rows expected, and the columns of the last
+	// row's params and metrics by position (lines of one sweep list the
+	// same names in the same order), and its metric values.
+	capacity            int
+	lastParam, lastMetr []int
+	metricVals          []float64
 }
 
 // noTime stands for the zero time in the time columns.
@@ -67,6 +74,9 @@ type strCol struct {
 	vals  []string
 	index map[string]uint32
 	ids   []uint32 // nil: every row so far has vals[0]
+	// capacity is the rows expected, allocated when a second value
+	// appears.
+	capacity int
 }
 
 func (c *strCol) set(row int, s []byte) {
@@ -83,7 +93,7 @@ func (c *strCol) set(row int, s []byte) {
 		if id == 0 {
 			return
 		}
-		c.ids = make([]uint32, row, max(row+1, 1024))
+		c.ids = make([]uint32, row, max(row+1, c.capacity))
 	}
 	c.ids = append(c.ids, id)
 }
@@ -104,6 +114,9 @@ type intCol struct {
 	first int64
 	set1  bool
 	vals  []int64
+	// capacity is the rows expected, allocated when a second value
+	// appears.
+	capacity int
 }
 
 func (c *intCol) set(row int, v int64) {
@@ -114,7 +127,7 @@ func (c *intCol) set(row int, v int64) {
 		if v == c.first {
 			return
 		}
-		c.vals = make([]int64, row, max(row+1, 1024))
+		c.vals = make([]int64, row, max(row+1, c.capacity))
 		for i := range c.vals {
 			c.vals[i] = c.first
 		}
@@ -171,7 +184,7 @@ func setBit(bits []uint64, row int) []uint64 {
 }
 
 func newRunTable(capacity int) *runTable {
-	return &runTable{
+	t := &runTable{
 		ids:       make([][8]byte, 0, capacity),
 		status:    make([]uint8, 0, capacity),
 		exp:       make([]uint16, 0, capacity),
@@ -179,8 +192,15 @@ func newRunTable(capacity int) *runTable {
 		seed:      make([]uint64, 0, capacity),
 		started:   make([]int64, 0, capacity),
 		ended:     make([]int64, 0, capacity),
-		paramIdx:  map[string]int{}, metricIdx: map[string]int{},
+		paramIdx:  map[string]int{}, metricIdx: map[string]int{}, capacity: capacity,
 	}
+	for _, c := range []*strCol{&t.code, &t.errs, &t.host, &t.writer, &t.signal, &t.slurmJob, &t.slurmArray, &t.slurmTask} {
+		c.capacity = capacity
+	}
+	for _, c := range []*intCol{&t.seedBase, &t.pid, &t.peakRSS, &t.slurmRestart, &t.exitCode} {
+		c.capacity = capacity
+	}
+	return t
 }
 
 // tableOf is the table of records given: each row is the record itself.
@@ -196,22 +216,45 @@ func tableOf(runs []*Record) *runTable {
 
 // readTable reads the winning records of sn into a table. Of a damaged
 // store it reads what it can and returns the [*store.DamageError] too.
+// The lines are scanned on all CPUs, and added to the columns in order.
 func readTable(sn *store.Snapshot) (*runTable, error) {
 	t := newRunTable(sn.Len())
-	var f store.FlatRecord
-	err := sn.CheckedLines(func(line, id []byte) (bool, error) {
-		if store.ScanFlatRecord(line, &f) && !f.Other && bytes.Equal(f.RunID, id) && t.addFlat(&f) {
-			return true, nil
+	type parsed struct {
+		f    store.FlatRecord
+		line []byte
+		rec  *Record // the line decoded in full; nil with f
+		bad  bool    // not the run's record
+	}
+	err := store.ParseLines(sn, func(line, id []byte) *parsed {
+		p := &parsed{line: line}
+		p.f.Params, p.f.Metrics = make([]store.FlatMember, 0, 8), make([]store.FlatMember, 0, 8)
+		if store.ScanFlatRecord(line, &p.f) && !p.f.Other && bytes.Equal(p.f.RunID, id) {
+			return p
 		}
 		rec, err := store.DecodeRecord(line)
-		if err != nil || rec.RunID != string(id) {
+		p.rec, p.bad = rec, err != nil || rec.RunID != string(id)
+		return p
+	}, func(p *parsed) (bool, error) {
+		if p.bad {
 			return false, nil
 		}
-		t.addRecord(rec)
+		if p.rec == nil {
+			if t.addFlat(&p.f) {
+				return true, nil
+			}
+			// What the columns cannot hold as it is (see addFlat): the
+			// line decoded in full, whose run ID the scanner read.
+			rec, err := store.DecodeRecord(p.line)
+			if err != nil || rec.RunID != string(p.f.RunID) {
+				return false, nil
+			}
+			p.rec = rec
+		}
+		t.addRecord(p.rec)
 		if t.full == nil {
 			t.full = map[int32]*Record{}
 		}
-		t.full[int32(t.n-1)] = rec
+		t.full[int32(t.n-1)] = p.rec
 		return true, nil
 	})
 	var de *store.DamageError
@@ -247,13 +290,16 @@ func (t *runTable) addFlat(f *store.FlatRecord) bool {
 	}
 	// Check the values before touching a column: a row is added whole or
 	// not at all.
+	t.metricVals = t.metricVals[:0]
 	for _, m := range f.Metrics {
-		if string(m.Value) == "null" {
-			continue
+		v := math.NaN()
+		if string(m.Value) != "null" {
+			var ok bool
+			if v, ok = parseMetric(m.Value); !ok {
+				return false
+			}
 		}
-		if _, ok := parseMetric(m.Value); !ok {
-			return false
-		}
+		t.metricVals = append(t.metricVals, v)
 	}
 	for _, p := range f.Params {
 		if c, ok := t.paramIdx[string(p.Name)]; ok {
@@ -289,8 +335,8 @@ func (t *runTable) addFlat(f *store.FlatRecord) bool {
 	t.slurmJob.set(row, f.SlurmJobID)
 	t.slurmArray.set(row, f.SlurmArrayJobID)
 	t.slurmTask.set(row, f.SlurmTaskID)
-	for _, p := range f.Params {
-		c := t.param(string(p.Name))
+	for k, p := range f.Params {
+		c := t.paramAt(k, p.Name)
 		id, ok := c.byText[string(p.Value)]
 		if !ok {
 			v, _ := decodeParam(p.Value)
@@ -298,15 +344,37 @@ func (t *runTable) addFlat(f *store.FlatRecord) bool {
 		}
 		c.set(row, id)
 	}
-	for _, m := range f.Metrics {
-		v := math.NaN()
-		if string(m.Value) != "null" {
-			v, _ = parseMetric(m.Value)
-		}
-		t.metric(string(m.Name)).set(row, v)
+	for k, m := range f.Metrics {
+		t.metricAt(k, m.Name).set(row, t.metricVals[k])
 	}
 	t.n++
 	return true
+}
+
+// paramAt is the column of the param named name, the k-th of its line.
+func (t *runTable) paramAt(k int, name []byte) *paramCol {
+	if k < len(t.lastParam) && t.params[t.lastParam[k]].name == string(name) {
+		return t.params[t.lastParam[k]]
+	}
+	c := t.param(string(name))
+	for len(t.lastParam) <= k {
+		t.lastParam = append(t.lastParam, 0)
+	}
+	t.lastParam[k] = t.paramIdx[c.name]
+	return c
+}
+
+// metricAt is the column of the metric named name, the k-th of its line.
+func (t *runTable) metricAt(k int, name []byte) *metricCol {
+	if k < len(t.lastMetr) && t.metrics[t.lastMetr[k]].name == string(name) {
+		return t.metrics[t.lastMetr[k]]
+	}
+	c := t.metric(string(name))
+	for len(t.lastMetr) <= k {
+		t.lastMetr = append(t.lastMetr, 0)
+	}
+	t.lastMetr[k] = t.metricIdx[c.name]
+	return c
 }
 
 // addRecord adds a row of rec.
@@ -403,7 +471,7 @@ func (t *runTable) param(name string) *paramCol {
 	if i, ok := t.paramIdx[name]; ok {
 		return t.params[i]
 	}
-	c := &paramCol{name: name, byText: map[string]uint32{}}
+	c := &paramCol{name: name, byText: map[string]uint32{}, ids: make([]uint32, 0, t.capacity)}
 	t.paramIdx[name] = len(t.params)
 	t.params = append(t.params, c)
 	return c
@@ -413,7 +481,7 @@ func (t *runTable) metric(name string) *metricCol {
 	if i, ok := t.metricIdx[name]; ok {
 		return t.metrics[i]
 	}
-	c := &metricCol{name: name}
+	c := &metricCol{name: name, vals: make([]float64, 0, t.capacity), has: make([]uint64, 0, (t.capacity+63)/64)}
 	t.metricIdx[name] = len(t.metrics)
 	t.metrics = append(t.metrics, c)
 	return c
@@ -427,6 +495,10 @@ func (c *paramCol) intern(text string, v any) uint32 {
 }
 
 func (c *paramCol) set(row int, id uint32) {
+	if len(c.ids) == row {
+		c.ids = append(c.ids, id)
+		return
+	}
 	if len(c.ids) < row {
 		c.ids = append(c.ids, make([]uint32, row-len(c.ids))...)
 	}
@@ -434,6 +506,15 @@ func (c *paramCol) set(row int, id uint32) {
 }
 
 func (c *metricCol) set(row int, v float64) {
+	if len(c.vals) == row {
+		c.vals = append(c.vals, v)
+		if row>>6 < len(c.has) {
+			c.has[row>>6] |= 1 << (row & 63)
+			return
+		}
+		c.has = setBit(c.has, row)
+		return
+	}
 	if len(c.vals) < row {
 		c.vals = append(c.vals, make([]float64, row-len(c.vals))...)
 	}

@@ -46,18 +46,19 @@ type sizes struct {
 	collect      int // records collected from the node indexes
 	nodes        int
 	report       []int // runs of the reported stores
+	results      int   // runs of the store read through the Results API
 }
 
 var full = sizes{
 	inproc: []int{100_000, 1_000_000}, fileStore: 5_000, cmdTrue: 10_000,
 	persistent: 100_000, perRunPython: 1_000, plan: 1_000_000, collect: 1_000_000, nodes: 32,
-	report: []int{100_000, 1_000_000},
+	report: []int{100_000, 1_000_000}, results: 1_000_000,
 }
 
 var quick = sizes{
 	inproc: []int{20_000, 100_000}, fileStore: 1_000, cmdTrue: 2_000,
 	persistent: 10_000, perRunPython: 200, plan: 100_000, collect: 100_000, nodes: 32,
-	report: []int{20_000},
+	report: []int{20_000}, results: 100_000,
 }
 
 func main() {
@@ -70,7 +71,7 @@ func main() {
 	}
 	quickFlag := flag.Bool("quick", false, "smaller sizes, for a check in about a minute")
 	work := flag.String("dir", "", "work directory (default: a new temporary one, removed afterwards)")
-	only := flag.String("only", "", "run only this scenario: report")
+	only := flag.String("only", "", "run only this scenario: report, results")
 	flag.Parse()
 	sz := full
 	if *quickFlag {
@@ -91,8 +92,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %-46s %s\n", r.scenario, r.figure)
 	}
 	workers := runtime.NumCPU()
-	if *only == "report" {
+	switch *only {
+	case "report":
 		reportScenario(dir, sz.report, workers, add)
+		printTable(os.Stdout, rows)
+		return
+	case "results":
+		resultsScenario(dir, sz.results, workers, add)
 		printTable(os.Stdout, rows)
 		return
 	}
@@ -185,6 +191,9 @@ func main() {
 	// 6. The HTML report.
 	reportScenario(dir, sz.report, workers, add)
 
+	// 7. The Results API over a store of a million runs.
+	resultsScenario(dir, sz.results, workers, add)
+
 	printTable(os.Stdout, rows)
 }
 
@@ -269,6 +278,9 @@ func child(args []string) error {
 		}
 		_, err = h.Result()
 		return err
+	case "seed-results":
+		n, _ := strconv.Atoi(args[2])
+		return seedResults(args[1], n)
 	case "seed-nodes":
 		n, _ := strconv.Atoi(args[2])
 		nodes, _ := strconv.Atoi(args[3])
@@ -324,6 +336,12 @@ func child(args []string) error {
 		err = app(benchExperiment(n), io.Discard, "status", "--store", args[4])
 	case "report":
 		err = app(benchExperiment(1), io.Discard, "report", "--store", args[4], "-o", args[5])
+	case "results":
+		err = readResults(args[4], false)
+	case "results-all":
+		err = readResults(args[4], true)
+	case "results-records":
+		err = readRecords(args[4])
 	case "export":
 		err = app(benchExperiment(n), io.Discard, "results", "--store", args[4], "--format", "csv", "--output", filepath.Join(work, "out.csv"))
 	default:
