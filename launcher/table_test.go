@@ -1,10 +1,14 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -176,4 +180,62 @@ func runIDs(r *Results) []string {
 		ids = append(ids, run.RunID())
 	}
 	return ids
+}
+
+// TestColumnsSkipAnotherRunsLine checks that a line whose run ID is not
+// the one the index has at its place (a segment overwritten after it was
+// indexed) is left out of the columns and reported as damage, as the
+// store's full decoding of records does.
+func TestColumnsSkipAnotherRunsLine(t *testing.T) {
+	st := store.TestStore(t)
+	if err := st.Init(store.Manifest{Experiment: "e", Version: "1", Identity: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := st.NewWriter(store.WriterOptions{Name: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 3 {
+		r := &Record{Format: store.RecordFormat, RunID: fmt.Sprintf("%016x", i+1), Status: store.StatusCompleted,
+			Params: params.Point{"i": int64(i)}, Result: capture.Result{Metrics: capture.Metrics{"m": 1}}, Started: start, Ended: start}
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(st.Dir(), "segments", "w.jsonl")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Run 2's line now names run 9: valid JSON, another run's record;
+	// silently, the segment's size and time as they were.
+	b = bytes.Replace(b, []byte(`"0000000000000002"`), []byte(`"0000000000000009"`), 1)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := LoadResults(st.Dir())
+	var de *store.DamageError
+	if !errors.As(err, &de) {
+		t.Fatalf("LoadResults: error %v, want a *store.DamageError", err)
+	}
+	if got, want := runIDs(res), []string{"0000000000000001", "0000000000000003"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("runs %v, want %v", got, want)
+	}
+	if got, want := res.Mean("m"), 1.0; got != want {
+		t.Errorf("Mean(m)=%v, want %v", got, want)
+	}
 }
