@@ -35,25 +35,11 @@ type column struct {
 	name   string
 }
 
-// columns lists the export columns of runs: the experiment and version
-// when the runs are of several, the fixed lead, one column per param and
-// per metric under its own name (a param or metric whose name clashes with
-// another column gets a "param_" or "metric_" prefix), then the timings.
-func columns(runs []*Record) []column {
-	pset, mset := map[string]bool{}, map[string]bool{}
-	for _, r := range runs {
-		for k := range r.Params {
-			pset[k] = true
-		}
-		for k := range r.Metrics {
-			mset[k] = true
-		}
-	}
-	return columnsOf(pset, mset, len(experimentsOf(runs)) > 1)
-}
-
-// columns lists the export columns of the results, as [columns] does of
-// records, from the names of their columns.
+// columns lists the export columns of the results: the experiment and
+// version when the runs are of several, the fixed lead, one column per
+// param and per metric under its own name (a param or metric whose name
+// clashes with another column gets a "param_" or "metric_" prefix), then
+// the timings. The names come from the results' columns (table.go).
 func (r *Results) columns() []column {
 	k := r.ownNames()
 	return columnsOf(k.params, k.metrics, len(r.Experiments()) > 1)
@@ -271,7 +257,11 @@ func (r *Results) WriteTable(w io.Writer) error {
 	return r.writeTable(w, r.tableColumns())
 }
 
-// tableColumns is [tableColumns] of the results, read from their columns.
+// tableColumns are the columns of the table of runs: those of the CSV
+// export but the seed and timings, the code only when the runs came from
+// more than one (after an edit of the script, which runs are of which),
+// and the error only when a run has one (the table of failed runs is where
+// a person looks for why).
 func (r *Results) tableColumns() []column {
 	t, rows := r.view()
 	failed := false
@@ -288,25 +278,6 @@ func (r *Results) tableColumns() []column {
 		}
 	}
 	return pickTableColumns(r.columns(), failed, len(codes) > 1)
-}
-
-// tableColumns are the columns of the table of runs: those of the CSV
-// export but the seed and timings, the code only when the runs came from
-// more than one (after an edit of the script, which runs are of which),
-// and the error only when a run has one (the table of failed runs is where
-// a person looks for why).
-func tableColumns(runs []*Record) []column {
-	failed := false
-	codes := map[string]bool{}
-	for _, run := range runs {
-		if run.Error != "" {
-			failed = true
-		}
-		if len(codes) < 2 {
-			codes[run.Code] = true
-		}
-	}
-	return pickTableColumns(columns(runs), failed, len(codes) > 1)
 }
 
 // pickTableColumns picks the columns of the table from those of the CSV

@@ -111,7 +111,7 @@ func (r *Results) checkParams(groupBy []string) error {
 // summarise is Summary and SeriesSummary: values gives each completed
 // run's values to add, by metric (an index in metrics) and step (nil: no
 // step). It may be called twice a row: the statistics are computed in two
-// passes, the mean first, as meanStd does.
+// passes, the mean first, then the squares of the deviations from it.
 //
 // It reads the table's columns: a group is the run's experiment version
 // (when the results hold several) and the value of each groupBy param,
@@ -333,21 +333,6 @@ func (r *Results) summarise(groupBy, metrics []string, values func(row int32, ad
 		stats[i] = s.GroupStat
 	}
 	return stats
-}
-
-func meanStd(vs []float64) (mean, std float64) {
-	for _, v := range vs {
-		mean += v
-	}
-	mean /= float64(len(vs))
-	if len(vs) < 2 {
-		return mean, math.NaN()
-	}
-	var ss float64
-	for _, v := range vs {
-		ss += (v - mean) * (v - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(vs)-1))
 }
 
 // tQuantile975 is the 0.975 quantile of Student's t distribution with df
