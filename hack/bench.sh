@@ -7,6 +7,7 @@
 #   bash hack/bench.sh            # full sizes (1,000,000-run sweeps)
 #   bash hack/bench.sh --quick    # smaller sizes, for a check
 #   bash hack/bench.sh -only report   # scenario 6 alone: the HTML report
+#   bash hack/bench.sh -only results  # scenario 7 alone: the Go Results API
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
