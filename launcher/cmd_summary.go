@@ -75,12 +75,7 @@ func (a *App) runSummary(opts summaryOptions, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	known := map[string]bool{}
-	for _, r := range res.list() {
-		for k := range r.Params {
-			known[k] = true
-		}
-	}
+	known := res.ownNames().params
 	for _, g := range opts.GroupBy {
 		if !known[g] && res.Len() > 0 {
 			return usageErr("params in this store: "+strings.Join(sortedKeys(known), ", "), "no param %q in the store", g)

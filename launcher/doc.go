@@ -25,8 +25,10 @@
 // waits for its [Results]: [Results.Table], [Results.All], [Results.Where],
 // [Results.Summary], [Results.SeriesSummary], [Results.WriteCSV],
 // [Results.WriteSeries]. A param or metric name that no run has is an
-// error of [Results.Err], as it is of the command line. [LoadResults] reads
-// the results of a store again later; python/metalab_results.py reads them
+// error of [Results.Err], as it is of the command line. Results hold the
+// runs in columns (table.go) and build a run's record when asked for it;
+// [Results.Rows] reads a million runs without building one. [LoadResults]
+// reads the results of a store again later; python/metalab_results.py reads them
 // into pandas through the command line's exports.
 // `metalab report` (cmd_report.go) has package report read a store's
 // records in one pass into the one-file HTML page, with Summary's numbers;

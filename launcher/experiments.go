@@ -102,19 +102,34 @@ func shownRef(name, version string) string {
 // Experiments lists the experiment versions of the runs, as NAME@VERSION,
 // sorted. A store holds several experiments, each name and version of its
 // own.
-func (r *Results) Experiments() []string { return experimentsOf(r.list()) }
+func (r *Results) Experiments() []string {
+	t, rows := r.view()
+	var seen [1 << 16]bool
+	refs := map[string]bool{}
+	for _, i := range rows {
+		if e := t.exp[i]; !seen[e] {
+			seen[e] = true
+			refs[store.Ref(t.exps[e].name, t.exps[e].version)] = true
+		}
+	}
+	return sortedKeys(refs)
+}
 
 // OfExperiment returns the runs of one experiment: ref is its name (all of
 // its versions) or NAME@VERSION (one), as `--experiment` of the commands.
 // A name that holds '@' is taken whole when runs of that name are there.
 func (r *Results) OfExperiment(ref string) *Results {
+	t, rows := r.view()
 	f := parseExperiment(ref, func(name string) bool {
-		for _, run := range r.list() {
-			if run.Experiment == name {
+		for _, i := range rows {
+			if t.exps[t.exp[i]].name == name {
 				return true
 			}
 		}
 		return false
 	})
-	return r.Filter(f.match)
+	return r.filterRows(func(t *runTable, row int32) bool {
+		e := t.exps[t.exp[row]]
+		return f.picks(e.name, e.version)
+	})
 }

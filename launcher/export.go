@@ -35,21 +35,14 @@ type column struct {
 	name   string
 }
 
-// columns lists the export columns of runs: the experiment and version
-// when the runs are of several, the fixed lead, one column per param and
-// per metric under its own name (a param or metric whose name clashes with
-// another column gets a "param_" or "metric_" prefix), then the timings.
-func columns(runs []*Record) []column {
-	pset, mset := map[string]bool{}, map[string]bool{}
-	for _, r := range runs {
-		for k := range r.Params {
-			pset[k] = true
-		}
-		for k := range r.Metrics {
-			mset[k] = true
-		}
-	}
-	return columnsOf(pset, mset, len(experimentsOf(runs)) > 1)
+// columns lists the export columns of the results: the experiment and
+// version when the runs are of several, the fixed lead, one column per
+// param and per metric under its own name (a param or metric whose name
+// clashes with another column gets a "param_" or "metric_" prefix), then
+// the timings. The names come from the results' columns (table.go).
+func (r *Results) columns() []column {
+	k := r.ownNames()
+	return columnsOf(k.params, k.metrics, len(r.Experiments()) > 1)
 }
 
 // experimentsOf lists the experiment versions of runs, as NAME@VERSION,
@@ -186,7 +179,7 @@ func formatValue(v any) string {
 // WriteCSV writes one row per run with a header row (see the README for the
 // columns). pandas.read_csv reads it as is.
 func (r *Results) WriteCSV(w io.Writer) error {
-	return r.writeCSV(w, columns(r.list()))
+	return r.writeCSV(w, r.columns())
 }
 
 // csvExport writes a CSV export: the header row of its columns, then a row
@@ -230,7 +223,7 @@ func (r *Results) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	for _, run := range r.list() {
+	for run := range r.All() {
 		if err := enc.Encode(run); err != nil {
 			return err
 		}
@@ -261,7 +254,7 @@ func (r *Results) Table() string {
 // WriteTable writes [Results.Table] to w: run ID, status, replicate, the
 // params and metrics, and the error of runs that have one.
 func (r *Results) WriteTable(w io.Writer) error {
-	return r.writeTable(w, tableColumns(r.list()))
+	return r.writeTable(w, r.tableColumns())
 }
 
 // tableColumns are the columns of the table of runs: those of the CSV
@@ -269,23 +262,34 @@ func (r *Results) WriteTable(w io.Writer) error {
 // more than one (after an edit of the script, which runs are of which),
 // and the error only when a run has one (the table of failed runs is where
 // a person looks for why).
-func tableColumns(runs []*Record) []column {
+func (r *Results) tableColumns() []column {
+	t, rows := r.view()
 	failed := false
-	codes := map[string]bool{}
-	for _, run := range runs {
-		if run.Error != "" {
+	for _, i := range rows {
+		if t.errs.get(i) != "" {
 			failed = true
-		}
-		if len(codes) < 2 {
-			codes[run.Code] = true
+			break
 		}
 	}
+	codes := map[string]bool{}
+	for _, i := range rows {
+		if codes[t.code.get(i)] = true; len(codes) > 1 {
+			break
+		}
+	}
+	return pickTableColumns(r.columns(), failed, len(codes) > 1)
+}
+
+// pickTableColumns picks the columns of the table from those of the CSV
+// export: the error only when a run failed, the code only when the runs
+// came from several.
+func pickTableColumns(all []column, failed, codes bool) []column {
 	var cols []column
-	for _, c := range columns(runs) {
+	for _, c := range all {
 		switch {
 		case c.kind != 'f', c.name == "experiment", c.name == "version", c.name == "run_id", c.name == "status", c.name == "replicate":
 		case c.name == "error" && failed:
-		case c.name == "code" && len(codes) > 1:
+		case c.name == "code" && codes:
 		default:
 			continue
 		}
@@ -304,7 +308,7 @@ func (r *Results) writeTable(w io.Writer, cols []column) error {
 		fmt.Fprint(tw, c.header)
 	}
 	fmt.Fprintln(tw)
-	for _, run := range r.list() {
+	for run := range r.All() {
 		for i, c := range cols {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
@@ -322,7 +326,7 @@ func (r *Results) writeCSV(w io.Writer, cols []column) error {
 	if err != nil {
 		return err
 	}
-	for _, run := range r.list() {
+	for run := range r.All() {
 		if err := cw.write(run); err != nil {
 			return err
 		}

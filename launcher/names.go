@@ -26,25 +26,59 @@ func (r *Results) names() *knownNames {
 	if k != nil {
 		return k
 	}
-	k = &knownNames{params: map[string]bool{}, metrics: map[string]bool{}, series: map[string]bool{}}
-	for _, run := range r.list() {
-		k.runs++
-		for p := range run.Params {
-			k.params[p] = true
-		}
-		for m := range run.Metrics {
-			k.metrics[m] = true
-		}
-		for m := range run.Series {
-			k.series[m] = true
-		}
-	}
+	k = r.ownNames()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.known == nil {
 		r.known = k
 	}
 	return r.known
+}
+
+// ownNames are the names that r's own runs have: a param or metric
+// column counts if one of the rows has a value in it; series are those of
+// the records read in full (no other has one).
+func (r *Results) ownNames() *knownNames {
+	t, rows := r.view()
+	k := &knownNames{runs: len(rows), params: map[string]bool{}, metrics: map[string]bool{}, series: map[string]bool{}}
+	all := len(rows) == t.n
+	for _, c := range t.params {
+		if all {
+			// Every column has a value in some row.
+			k.params[c.name] = true
+			continue
+		}
+		for _, i := range rows {
+			if c.ids[i] != 0 {
+				k.params[c.name] = true
+				break
+			}
+		}
+	}
+	for _, c := range t.metrics {
+		if all {
+			k.metrics[c.name] = true
+			continue
+		}
+		for _, i := range rows {
+			if _, ok := c.value(i); ok {
+				k.metrics[c.name] = true
+				break
+			}
+		}
+	}
+	if t.recs != nil || len(t.full) > 0 {
+		for _, i := range rows {
+			rec := t.fullRecord(i)
+			if rec == nil {
+				continue
+			}
+			for m := range rec.Series {
+				k.series[m] = true
+			}
+		}
+	}
+	return k
 }
 
 // param checks a param name. Of no runs at all, every name is as good as

@@ -218,7 +218,7 @@ func compareFloats(a, b float64) int {
 // apply filters and sorts res, and returns the columns to write (nil: the
 // format's own).
 func (q query) apply(res *Results) (*Results, []column, error) {
-	all := columns(res.list())
+	all := res.columns()
 	if err := q.resolve(all); err != nil {
 		if res.Len() == 0 {
 			// Nothing to name in an empty store: nothing to print.
@@ -237,9 +237,18 @@ func (q query) apply(res *Results) (*Results, []column, error) {
 		})
 	}
 	if len(q.sort) > 0 {
-		runs := append([]*Record(nil), res.list()...)
-		sort.SliceStable(runs, func(i, j int) bool { return q.less(runs[i], runs[j]) })
-		res = res.derive(runs)
+		_, rows := res.view()
+		runs := res.list()
+		order := make([]int, len(rows))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(i, j int) bool { return q.less(runs[order[i]], runs[order[j]]) })
+		sorted := make([]int32, len(rows))
+		for k, i := range order {
+			sorted[k] = rows[i]
+		}
+		res = res.derive(sorted)
 	}
 	if q.columns == nil {
 		return res, nil, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -39,9 +40,19 @@ type Record = store.Record
 // on and of those it returns, and the method returns nothing (NaN for
 // Mean). A name that some runs lack is no error: they are left out.
 type Results struct {
-	dir  string
+	dir string
+	// runs are records given as they are (the report builds results of
+	// its own); they are read into a table on first use.
 	runs []*Record
 	lazy *lazyRuns // nil for results read at once
+
+	// tab holds the runs in columns (see table.go); rows are the rows of
+	// these results, in table order.
+	tab      *runTable
+	rows     []int32
+	viewOnce sync.Once
+	matOnce  sync.Once
+	mat      []*Record // every record, built by list
 
 	// known are the names of the results these were derived from (by
 	// Filter, Where, ...), which a name is checked against: a filter
@@ -54,7 +65,7 @@ type Results struct {
 // lazyRuns reads a Results' runs on first use.
 type lazyRuns struct {
 	once sync.Once
-	load func() ([]*Record, error)
+	load func() (*runTable, []int32, error)
 	err  error
 }
 
@@ -66,27 +77,58 @@ type lazyRuns struct {
 // those of experiment name at version, the runs of the sweep's plan and
 // any the store keeps from earlier plans of it.
 func lazyResults(dir, name, version string) *Results {
-	return &Results{dir: dir, lazy: &lazyRuns{load: func() ([]*Record, error) {
+	return &Results{dir: dir, lazy: &lazyRuns{load: func() (*runTable, []int32, error) {
 		res, err := LoadResults(dir)
 		if res == nil {
-			return nil, err
+			return nil, nil, err
 		}
-		runs := res.runs[:0]
-		for _, r := range res.runs {
-			if r.Experiment == name && r.Version == version {
-				runs = append(runs, r)
+		t, rows := res.view()
+		kept := rows[:0]
+		for _, i := range rows {
+			if e := t.exps[t.exp[i]]; e.name == name && e.version == version {
+				kept = append(kept, i)
 			}
 		}
-		return runs, damageExit(progName(), dir, err)
+		return t, kept, damageExit(progName(), dir, err)
 	}}}
 }
 
-// list is the runs, read first if need be.
-func (r *Results) list() []*Record {
+// view is the table of the results and their rows, read first if need
+// be.
+func (r *Results) view() (*runTable, []int32) {
 	if r.lazy != nil {
-		r.lazy.once.Do(func() { r.runs, r.lazy.err = r.lazy.load() })
+		r.lazy.once.Do(func() { r.tab, r.rows, r.lazy.err = r.lazy.load() })
 	}
-	return r.runs
+	r.viewOnce.Do(func() {
+		if r.tab == nil {
+			r.tab = tableOf(r.runs)
+			r.rows = make([]int32, r.tab.n)
+			for i := range r.rows {
+				r.rows[i] = int32(i)
+			}
+		}
+	})
+	return r.tab, r.rows
+}
+
+// list is every record of the results, built from the table once and
+// kept: the costly way to read a million runs, for what needs them all
+// at once.
+func (r *Results) list() []*Record {
+	t, rows := r.view()
+	r.matOnce.Do(func() {
+		if t.recs != nil && len(rows) == len(t.recs) && r.runs != nil {
+			r.mat = r.runs
+			return
+		}
+		if len(rows) > 0 {
+			r.mat = make([]*Record, len(rows))
+		}
+		for k, i := range rows {
+			r.mat[k] = t.record(i)
+		}
+	})
+	return r.mat
 }
 
 // Err is the error of reading the results from the store, if they were read
@@ -96,7 +138,7 @@ func (r *Results) list() []*Record {
 // those they were derived from.
 func (r *Results) Err() error {
 	if r.lazy != nil {
-		r.list()
+		r.view()
 		if r.lazy.err != nil {
 			return r.lazy.err
 		}
@@ -115,10 +157,13 @@ func (r *Results) setErr(err error) {
 	}
 }
 
-// derive returns results of the given runs, derived from r: they check
-// names against r's and carry r's error.
-func (r *Results) derive(runs []*Record) *Results {
-	return &Results{dir: r.dir, runs: runs, known: r.names(), err: r.Err()}
+// derive returns results of the given rows of r's table, derived from r:
+// they check names against r's and carry r's error.
+func (r *Results) derive(rows []int32) *Results {
+	t, _ := r.view()
+	out := &Results{dir: r.dir, tab: t, rows: rows, known: r.names(), err: r.Err()}
+	out.viewOnce.Do(func() {})
+	return out
 }
 
 // LoadResults reads the results of the store at dir, merging its node
@@ -144,16 +189,20 @@ func loadResults(ctx context.Context, st *store.Store) (*Results, store.CollectR
 	if err != nil {
 		return nil, rep, err
 	}
-	res := &Results{dir: st.Dir()}
-	err = st.Records(func(r *store.Record) error {
-		res.runs = append(res.runs, r)
-		return nil
-	})
-	var de *store.DamageError
-	if err != nil && !errors.As(err, &de) {
+	sn, err := st.Snapshot()
+	if err != nil {
 		return nil, rep, err
 	}
-	sortRuns(res.runs)
+	t, err := readTable(sn)
+	if t == nil {
+		return nil, rep, err
+	}
+	rows := make([]int32, t.n)
+	for i := range rows {
+		rows[i] = int32(i)
+	}
+	res := &Results{dir: st.Dir(), tab: t, rows: t.sorted(rows)}
+	res.viewOnce.Do(func() {})
 	return res, rep, err
 }
 
@@ -323,48 +372,131 @@ func toFloat(v any) (float64, bool) {
 }
 
 // Len is the number of runs.
-func (r *Results) Len() int { return len(r.list()) }
+func (r *Results) Len() int {
+	_, rows := r.view()
+	return len(rows)
+}
 
-// Runs returns the runs in table order.
+// Runs returns the runs in table order. It builds a record of each, and
+// keeps them: of many runs, [Results.All] or [Results.Rows] cost less.
 func (r *Results) Runs() []*Record { return r.list() }
 
 // All iterates over the runs in table order:
 //
 //	for run := range results.All() { ... }
+//
+// Each record is built when its turn comes and not kept by the results.
 func (r *Results) All() iter.Seq[*Record] {
 	return func(yield func(*Record) bool) {
-		for _, run := range r.list() {
-			if !yield(run) {
+		t, rows := r.view()
+		for _, i := range rows {
+			if !yield(t.record(i)) {
 				return
 			}
 		}
 	}
 }
 
+// Row is one run of [Results.Rows]: its fields read from the results'
+// columns without building its record.
+type Row struct {
+	t   *runTable
+	row int32
+}
+
+// Rows iterates over the runs in table order without building a record
+// per run, the cheap way to read a million of them:
+//
+//	for run := range results.Rows() {
+//		lr, _ := run.Param("lr")
+//		loss, ok := run.Metric("loss")
+//	}
+func (r *Results) Rows() iter.Seq[Row] {
+	return func(yield func(Row) bool) {
+		t, rows := r.view()
+		for _, i := range rows {
+			if !yield(Row{t, i}) {
+				return
+			}
+		}
+	}
+}
+
+// RunID is the run's ID.
+func (w Row) RunID() string { return w.t.runID(w.row) }
+
+// Status is the run's status.
+func (w Row) Status() store.Status { return w.t.statusOf(w.row) }
+
+// Experiment is the run's experiment name and version.
+func (w Row) Experiment() (name, version string) {
+	e := w.t.exps[w.t.exp[w.row]]
+	return e.name, e.version
+}
+
+// Replicate is the run's seed replicate.
+func (w Row) Replicate() int { return int(w.t.replicate[w.row]) }
+
+// Error is the run's error, if it failed.
+func (w Row) Error() string { return w.t.errs.get(w.row) }
+
+// Param is the value of a param of the run, and whether it has it.
+func (w Row) Param(name string) (any, bool) {
+	i, ok := w.t.paramIdx[name]
+	if !ok {
+		return nil, false
+	}
+	return w.t.params[i].value(w.row)
+}
+
+// Metric is the value of a metric of the run (NaN: null), and whether it
+// has it.
+func (w Row) Metric(name string) (float64, bool) {
+	i, ok := w.t.metricIdx[name]
+	if !ok {
+		return 0, false
+	}
+	return w.t.metrics[i].value(w.row)
+}
+
+// Record is the run's full record, built from the columns.
+func (w Row) Record() *Record { return w.t.record(w.row) }
+
 // StoreDir is the store the results were read from.
 func (r *Results) StoreDir() string { return r.dir }
 
 // Filter returns the runs for which keep is true.
 func (r *Results) Filter(keep func(*Record) bool) *Results {
-	var runs []*Record
-	for _, run := range r.list() {
-		if keep(run) {
-			runs = append(runs, run)
+	t, rows := r.view()
+	var out []int32
+	for _, i := range rows {
+		if keep(t.record(i)) {
+			out = append(out, i)
 		}
 	}
-	return r.derive(runs)
+	return r.derive(out)
+}
+
+// filterRows returns the rows for which keep is true.
+func (r *Results) filterRows(keep func(t *runTable, row int32) bool) *Results {
+	t, rows := r.view()
+	var out []int32
+	for _, i := range rows {
+		if keep(t, i) {
+			out = append(out, i)
+		}
+	}
+	return r.derive(out)
 }
 
 // WithStatus returns the runs that have one of the given statuses.
 func (r *Results) WithStatus(statuses ...store.Status) *Results {
-	return r.Filter(func(run *Record) bool {
-		for _, s := range statuses {
-			if run.Status == s {
-				return true
-			}
-		}
-		return false
-	})
+	t, _ := r.view()
+	var want [256]bool
+	for i, s := range t.statuses {
+		want[i] = slices.Contains(statuses, s)
+	}
+	return r.filterRows(func(t *runTable, row int32) bool { return want[t.status[row]] })
 }
 
 // Completed returns the completed runs.
@@ -382,33 +514,50 @@ func (r *Results) Where(name string, value any) *Results {
 		r.setErr(err)
 		return out
 	}
+	t, _ := r.view()
+	var match func(v any) bool
 	if want, ok := number(value); ok {
-		return r.Filter(func(run *Record) bool {
-			got, ok := number(run.Params[name])
+		match = func(v any) bool {
+			got, ok := number(v)
 			return ok && got.equal(want)
-		})
-	}
-	want, err := params.Canonical(value)
-	if err != nil {
-		out := r.derive(nil)
-		out.setErr(fmt.Errorf("Where(%q, %v): %w", name, value, err))
-		return out
-	}
-	return r.Filter(func(run *Record) bool {
-		v, ok := run.Params[name]
-		if !ok {
-			return false
 		}
-		got, err := params.Canonical(v)
-		return err == nil && string(got) == string(want)
-	})
+	} else {
+		want, err := params.Canonical(value)
+		if err != nil {
+			out := r.derive(nil)
+			out.setErr(fmt.Errorf("Where(%q, %v): %w", name, value, err))
+			return out
+		}
+		match = func(v any) bool {
+			got, err := params.Canonical(v)
+			return err == nil && string(got) == string(want)
+		}
+	}
+	i, ok := t.paramIdx[name]
+	if !ok {
+		return r.derive(nil)
+	}
+	c := t.params[i]
+	// Each distinct value is judged once.
+	hit := make([]bool, len(c.values)+1)
+	for id, v := range c.values {
+		hit[id+1] = match(v)
+	}
+	return r.filterRows(func(_ *runTable, row int32) bool { return hit[c.ids[row]] })
 }
 
 // Counts returns the number of runs per status.
 func (r *Results) Counts() map[store.Status]int {
+	t, rows := r.view()
+	var n [256]int
+	for _, i := range rows {
+		n[t.status[i]]++
+	}
 	c := map[store.Status]int{}
-	for _, run := range r.list() {
-		c[run.Status]++
+	for i, s := range t.statuses {
+		if n[i] > 0 {
+			c[s] = n[i]
+		}
 	}
 	return c
 }
@@ -421,9 +570,15 @@ func (r *Results) Metric(name string) []float64 {
 		r.setErr(err)
 		return nil
 	}
+	t, rows := r.view()
+	i, ok := t.metricIdx[name]
+	if !ok {
+		return nil
+	}
+	c := t.metrics[i]
 	var out []float64
-	for _, run := range r.list() {
-		if v, ok := run.Metrics[name]; ok {
+	for _, row := range rows {
+		if v, ok := c.value(row); ok {
 			out = append(out, v)
 		}
 	}
@@ -451,5 +606,5 @@ func (r *Results) Mean(name string) float64 {
 func (r *Results) String() string {
 	c := r.Counts()
 	return fmt.Sprintf("%d runs (%d completed, %d failed, %d cancelled, %d running) in %s",
-		len(r.list()), c[store.StatusCompleted], c[store.StatusFailed], c[store.StatusCancelled], c[store.StatusRunning], r.dir)
+		r.Len(), c[store.StatusCompleted], c[store.StatusFailed], c[store.StatusCancelled], c[store.StatusRunning], r.dir)
 }

@@ -344,6 +344,7 @@ func start(ctx context.Context, exp *Experiment, o Options) (*Handle, error) {
 	if x.env.ArrayTaskID >= 0 {
 		x.taskID = strconv.Itoa(x.env.ArrayTaskID)
 	}
+	x.pid, x.host = os.Getpid(), runHost(x.env)
 	// A holder judged dead and removed from the lock may only have been
 	// paused, and write again: each run is checked against the store's
 	// indexes just before it starts.

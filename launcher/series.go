@@ -111,20 +111,17 @@ func (e *seriesExport) flush() error {
 // of a series: run_id, status, replicate, the params, metric, step, value.
 // pandas.read_csv reads it as is, and pivots it by step.
 func (r *Results) WriteSeries(w io.Writer) error {
-	runs := r.list()
-	pset := map[string]bool{}
-	for _, run := range runs {
-		for p := range run.Params {
-			pset[p] = true
-		}
-	}
-	e, err := newSeriesExport(w, seriesColumns(pset, len(experimentsOf(runs)) > 1))
+	t, rows := r.view()
+	e, err := newSeriesExport(w, seriesColumns(r.ownNames().params, len(r.Experiments()) > 1))
 	if err != nil {
 		return err
 	}
-	for _, run := range runs {
-		if err := e.write(run); err != nil {
-			return err
+	// Only a record read in full has a series.
+	for _, i := range rows {
+		if run := t.fullRecord(i); run != nil {
+			if err := e.write(run); err != nil {
+				return err
+			}
 		}
 	}
 	return e.flush()

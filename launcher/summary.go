@@ -1,12 +1,12 @@
 package launcher
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -50,9 +50,16 @@ func (r *Results) Summary(groupBy ...string) []GroupStat {
 		r.setErr(err)
 		return nil
 	}
-	return r.summarise(groupBy, func(run *Record, add func(string, *int64, float64)) {
-		for m, v := range run.Metrics {
-			add(m, nil, v)
+	t, _ := r.view()
+	names := make([]string, len(t.metrics))
+	for i, c := range t.metrics {
+		names[i] = c.name
+	}
+	return r.summarise(groupBy, names, func(row int32, add func(int, *int64, float64)) {
+		for i, c := range t.metrics {
+			if v, ok := c.value(row); ok {
+				add(i, nil, v)
+			}
 		}
 	})
 }
@@ -72,7 +79,12 @@ func (r *Results) SeriesSummary(metric string, groupBy ...string) []GroupStat {
 		r.setErr(err)
 		return nil
 	}
-	return r.summarise(groupBy, func(run *Record, add func(string, *int64, float64)) {
+	t, _ := r.view()
+	return r.summarise(groupBy, []string{metric}, func(row int32, add func(int, *int64, float64)) {
+		run := t.fullRecord(row)
+		if run == nil {
+			return // no series: see table.go
+		}
 		points := run.Series[metric]
 		last := make(map[int64]int, len(points))
 		for i, p := range points {
@@ -80,7 +92,7 @@ func (r *Results) SeriesSummary(metric string, groupBy ...string) []GroupStat {
 		}
 		for i, p := range points {
 			if last[p.Step] == i && p.Value != nil {
-				add(metric, &p.Step, *p.Value)
+				add(0, &p.Step, *p.Value)
 			}
 		}
 	})
@@ -97,107 +109,230 @@ func (r *Results) checkParams(groupBy []string) error {
 }
 
 // summarise is Summary and SeriesSummary: values gives each completed
-// run's values to add, by metric and step (nil: no step).
-func (r *Results) summarise(groupBy []string, values func(run *Record, add func(metric string, step *int64, v float64))) []GroupStat {
+// run's values to add, by metric (an index in metrics) and step (nil: no
+// step). It may be called twice a row: the statistics are computed in two
+// passes, the mean first, then the squares of the deviations from it.
+//
+// It reads the table's columns: a group is the run's experiment version
+// (when the results hold several) and the value of each groupBy param,
+// found by the values' ids, so that a million runs make no key of their
+// own.
+func (r *Results) summarise(groupBy, metrics []string, values func(row int32, add func(metric int, step *int64, v float64))) []GroupStat {
+	t, rows := r.view()
 	type key struct {
-		group, metric string
+		group, metric int
 		hasStep       bool
 		step          int64
 	}
-	type groupOf struct {
+	// acc accumulates one group's values of one metric (at one step):
+	// pass 1 their count and sum, pass 2 the squares of their deviations.
+	type acc struct {
+		n        int
+		sum, ss  float64
+		mean     float64
+		key      key
+		assigned bool
+	}
+	type group struct {
 		point            params.Point
 		experiment, vers string
+		expRank          int
+		ranks            []int32 // of each groupBy param in name order; -1: none
+		counts           map[store.Status]int
+		summarised       bool
 	}
 	several := len(r.Experiments()) > 1
-	vals := map[key][]float64{}
-	groups := map[string]groupOf{}
-	counts := map[string]map[store.Status]int{}
-	for _, run := range r.list() {
-		g := params.Point{}
-		for _, name := range groupBy {
-			if v, ok := run.Params[name]; ok {
-				g[name] = v
+	var cols []*paramCol // of groupBy, nil for a param no row has
+	for _, g := range groupBy {
+		var c *paramCol
+		if i, ok := t.paramIdx[g]; ok {
+			c = t.params[i]
+		}
+		cols = append(cols, c)
+	}
+	// The order of groups: by experiment, then the groupBy params by name
+	// (as comparePoints orders their points).
+	byName := make([]int, len(groupBy))
+	for i := range byName {
+		byName[i] = i
+	}
+	slices.SortStableFunc(byName, func(a, b int) int { return cmpStr(groupBy[a], groupBy[b]) })
+	// The accumulators of values without a step are found by group
+	// and metric in dense (len(metrics) a group); those of series by key.
+	var dense []acc
+	stepped := map[key]*acc{}
+	find := func(gi, m int, step *int64) *acc {
+		if step == nil {
+			a := &dense[gi*len(metrics)+m]
+			if !a.assigned {
+				a.assigned, a.key = true, key{group: gi, metric: m}
 			}
+			return a
 		}
-		gk, _ := params.Canonical(g)
-		of := groupOf{point: g}
+		k := key{group: gi, metric: m, hasStep: true, step: *step}
+		a := stepped[k]
+		if a == nil {
+			a = &acc{key: k, assigned: true}
+			stepped[k] = a
+		}
+		return a
+	}
+	rowGroup := make([]int32, len(rows))
+	index := map[string]int{}
+	var groups []*group
+	var kb []byte
+	var statusCounts [][256]int
+	for k, row := range rows {
+		kb = kb[:0]
 		if several {
-			of.experiment, of.vers = run.Experiment, run.Version
-			ek, _ := params.Canonical([]any{run.Experiment, run.Version})
-			gk = append(ek, gk...)
+			kb = binary.LittleEndian.AppendUint16(kb, t.exp[row])
 		}
-		groups[string(gk)] = of
-		if counts[string(gk)] == nil {
-			counts[string(gk)] = map[store.Status]int{}
+		for _, c := range cols {
+			var id uint32
+			if c != nil && c.ids[row] != 0 {
+				id = c.canon[c.ids[row]-1]
+			}
+			kb = binary.LittleEndian.AppendUint32(kb, id)
 		}
-		counts[string(gk)][run.Status]++
-		if run.Status != store.StatusCompleted {
+		gi, ok := index[string(kb)]
+		if !ok {
+			g := &group{point: params.Point{}}
+			for k, name := range groupBy {
+				if c := cols[k]; c != nil {
+					if v, ok := c.value(row); ok {
+						g.point[name] = v
+					}
+				}
+			}
+			for _, k := range byName {
+				rank := int32(-1)
+				if c := cols[k]; c != nil && c.ids[row] != 0 {
+					rank = c.rank[c.ids[row]-1]
+				}
+				g.ranks = append(g.ranks, rank)
+			}
+			if several {
+				e := t.exps[t.exp[row]]
+				g.experiment, g.vers = e.name, e.version
+			}
+			gi = len(groups)
+			index[string(kb)] = gi
+			groups = append(groups, g)
+			statusCounts = append(statusCounts, [256]int{})
+			dense = append(dense, make([]acc, len(metrics))...)
+		}
+		rowGroup[k] = int32(gi)
+		statusCounts[gi][t.status[row]]++
+		if t.statusOf(row) != store.StatusCompleted {
 			continue
 		}
-		values(run, func(m string, step *int64, v float64) {
+		values(row, func(m int, step *int64, v float64) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return
 			}
-			k := key{group: string(gk), metric: m}
-			if step != nil {
-				k.hasStep, k.step = true, *step
-			}
-			vals[k] = append(vals[k], v)
+			a := find(gi, m, step)
+			a.n++
+			a.sum += v
 		})
 	}
-	var out []GroupStat
-	summarised := map[string]bool{}
-	for k, vs := range vals {
+	for i := range dense {
+		if a := &dense[i]; a.n > 0 {
+			a.mean = a.sum / float64(a.n)
+		}
+	}
+	for _, a := range stepped {
+		a.mean = a.sum / float64(a.n)
+	}
+	for k, row := range rows {
+		if t.statusOf(row) != store.StatusCompleted {
+			continue
+		}
+		gi := int(rowGroup[k])
+		values(row, func(m int, step *int64, v float64) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return
+			}
+			a := find(gi, m, step)
+			a.ss += (v - a.mean) * (v - a.mean)
+		})
+	}
+	for gi, g := range groups {
+		g.counts = map[store.Status]int{}
+		for i, s := range t.statuses {
+			if n := statusCounts[gi][i]; n > 0 {
+				g.counts[s] = n
+			}
+		}
+	}
+	type stat struct {
+		GroupStat
+		g *group
+	}
+	var out []stat
+	accs := make([]*acc, 0, len(stepped))
+	for i := range dense {
+		if dense[i].n > 0 {
+			accs = append(accs, &dense[i])
+		}
+	}
+	for _, a := range stepped {
+		accs = append(accs, a)
+	}
+	for _, a := range accs {
+		k := a.key
 		g := groups[k.group]
-		s := GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Metric: k.metric, N: len(vs), Runs: counts[k.group]}
+		s := GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Metric: metrics[k.metric], N: a.n, Runs: g.counts}
 		if k.hasStep {
 			s.Step = &k.step
 		}
-		s.Mean, s.Std = meanStd(vs)
+		s.Mean, s.Std = a.mean, math.NaN()
+		if a.n > 1 {
+			s.Std = math.Sqrt(a.ss / float64(a.n-1))
+		}
 		half := math.NaN()
 		if s.N > 1 {
 			half = tQuantile975(s.N-1) * s.Std / math.Sqrt(float64(s.N))
 		}
 		s.CILow, s.CIHigh = s.Mean-half, s.Mean+half
-		out = append(out, s)
-		summarised[k.group] = true
+		out = append(out, stat{s, g})
+		g.summarised = true
 	}
-	for gk, g := range groups {
-		if !summarised[gk] {
+	for _, g := range groups {
+		if !g.summarised {
 			nan := math.NaN()
-			out = append(out, GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Runs: counts[gk],
-				Mean: nan, Std: nan, CILow: nan, CIHigh: nan})
+			out = append(out, stat{GroupStat{Experiment: g.experiment, Version: g.vers, Group: g.point, Runs: g.counts,
+				Mean: nan, Std: nan, CILow: nan, CIHigh: nan}, g})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Experiment != b.Experiment || a.Version != b.Version {
-			return a.Experiment < b.Experiment || a.Experiment == b.Experiment && a.Version < b.Version
+	slices.SortFunc(out, func(a, b stat) int {
+		if a.Experiment != b.Experiment {
+			return cmpStr(a.Experiment, b.Experiment)
 		}
-		if c := comparePoints(a.Group, b.Group); c != 0 {
-			return c < 0
+		if a.Version != b.Version {
+			return cmpStr(a.Version, b.Version)
+		}
+		for k := range a.g.ranks {
+			if c := int(a.g.ranks[k]) - int(b.g.ranks[k]); c != 0 {
+				return c
+			}
 		}
 		if a.Metric != b.Metric {
-			return a.Metric < b.Metric
+			return cmpStr(a.Metric, b.Metric)
 		}
-		return a.Step != nil && b.Step != nil && *a.Step < *b.Step
+		switch {
+		case a.Step != nil && b.Step != nil && *a.Step != *b.Step:
+			if *a.Step < *b.Step {
+				return -1
+			}
+			return 1
+		}
+		return 0
 	})
-	return out
-}
-
-func meanStd(vs []float64) (mean, std float64) {
-	for _, v := range vs {
-		mean += v
+	stats := make([]GroupStat, len(out))
+	for i, s := range out {
+		stats[i] = s.GroupStat
 	}
-	mean /= float64(len(vs))
-	if len(vs) < 2 {
-		return mean, math.NaN()
-	}
-	var ss float64
-	for _, v := range vs {
-		ss += (v - mean) * (v - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(vs)-1))
+	return stats
 }
 
 // tQuantile975 is the 0.975 quantile of Student's t distribution with df

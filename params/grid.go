@@ -1,8 +1,11 @@
 package params
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
 	"math"
+	"slices"
 )
 
 // Grid is the Cartesian product of its axes. Order: axis names sorted
@@ -83,26 +86,78 @@ func (g Grid) Spec() map[string]any {
 // and a value repeated within an axis, which would run the same points twice
 // under the same run IDs. Values are compared by canonical encoding, so 1 and
 // 1.0 are different values, and 0.0 and -0.0 the same.
+//
+// It allocates nothing per value (a grid of a million values was 120 MB
+// of garbage at the start of a sweep, docs/performance.md): each value is
+// encoded into one reused buffer and kept as a hash, and only values whose
+// hashes collide are encoded again to be compared.
 func (g Grid) Validate() error {
 	for _, name := range sortedKeys(g) {
 		vals := g[name]
 		if len(vals) == 0 {
 			return fmt.Errorf("params: grid axis %q is empty", name)
 		}
-		seen := make(map[string]int, len(vals))
-		for i, v := range vals {
-			b, err := Canonical(v)
-			if err != nil {
-				return wrapf(err, "grid axis %q value %d", name, i)
-			}
-			if j, dup := seen[string(b)]; dup {
-				return fmt.Errorf("params: grid axis %q has the value %s twice (at %d and %d)", name, b, j, i)
-			}
-			seen[string(b)] = i
+		if err := distinct(name, vals); err != nil {
+			return err
 		}
 	}
 	if _, ok := g.size(); !ok {
 		return fmt.Errorf("params: grid has more than %d points", math.MaxInt)
+	}
+	return nil
+}
+
+// distinct checks that the values of axis name encode and are distinct
+// by their canonical encoding; the error names the first value (by
+// position) that repeats an earlier one, and that one.
+func distinct(name string, vals []any) error {
+	type entry struct {
+		h uint64
+		i int
+	}
+	seed := maphash.MakeSeed()
+	hashes := make([]entry, len(vals))
+	var buf []byte
+	for i, v := range vals {
+		var err error
+		if buf, err = AppendCanonical(buf[:0], v); err != nil {
+			return wrapf(err, "grid axis %q value %d", name, i)
+		}
+		hashes[i] = entry{maphash.Bytes(seed, buf), i}
+	}
+	slices.SortFunc(hashes, func(a, b entry) int {
+		if a.h != b.h {
+			return cmp.Compare(a.h, b.h)
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	// Among equal hashes, compare the encodings: the first repeat found
+	// in order of position is the one to report.
+	first, dupAt := -1, -1
+	var a, b []byte
+	for s := 0; s < len(hashes); {
+		e := s + 1
+		for e < len(hashes) && hashes[e].h == hashes[s].h {
+			e++
+		}
+		for k := s + 1; k < e; k++ {
+			if dupAt >= 0 && hashes[k].i > dupAt {
+				break
+			}
+			b, _ = AppendCanonical(b[:0], vals[hashes[k].i])
+			for j := s; j < k; j++ {
+				a, _ = AppendCanonical(a[:0], vals[hashes[j].i])
+				if string(a) == string(b) {
+					first, dupAt = hashes[j].i, hashes[k].i
+					break
+				}
+			}
+		}
+		s = e
+	}
+	if dupAt >= 0 {
+		enc, _ := Canonical(vals[dupAt])
+		return fmt.Errorf("params: grid axis %q has the value %s twice (at %d and %d)", name, enc, first, dupAt)
 	}
 	return nil
 }

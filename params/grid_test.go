@@ -125,6 +125,7 @@ func TestGridValidate(t *testing.T) {
 		{"duplicate zero", Grid{"f": {0.0, math.Copysign(0, -1)}}, `params: grid axis "f" has the value 0.0 twice (at 0 and 1)`},
 		{"duplicate list", Grid{"l": {[]int{1}, []any{1}}}, `params: grid axis "l" has the value [1] twice (at 0 and 1)`},
 		{"duplicate string", Grid{"m": {"a", "a"}}, `params: grid axis "m" has the value "a" twice (at 0 and 1)`},
+		{"first repeat by position", Grid{"n": {5, 1, 2, 1, 5, 2}}, `params: grid axis "n" has the value 1 twice (at 1 and 3)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -306,7 +306,12 @@ func (s *Store) AddExperiment(e ExperimentInfo) (*OperationChange, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
+	if len(e.Plan.Spec) < 1<<16 {
+		// Indented for people; a grid of a million values is not read
+		// by people, and indenting it cost 150 MB at the start of a
+		// sweep (docs/performance.md).
+		enc.SetIndent("", "  ")
+	}
 	if err := enc.Encode(e); err != nil {
 		return nil, fmt.Errorf("store: encoding experiment record: %w", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -135,12 +136,16 @@ type location struct {
 // locations lists where the winning records are, ordered by segment name
 // and offset, and the segment names. They are read first, so that no lock
 // on the index is held while the caller's function runs.
+//
+// They are read in the table's order and sorted here: SQLite sorts a
+// million rows in a temporary B-tree at several times the cost
+// (docs/performance.md, results).
 func (s *Store) locations() ([]location, []string, []string, error) {
-	return s.locationsOf(`SELECT segment, "offset", length, run_id FROM runs ORDER BY segment, "offset"`)
+	return s.locationsOf(`SELECT segment, "offset", length, run_id FROM runs`)
 }
 
 // locationsOf is locations for a query that selects segment, offset,
-// length and run ID, ordered by segment and offset.
+// length and run ID; it orders them by segment and offset.
 func (s *Store) locationsOf(query string, args ...any) ([]location, []string, []string, error) {
 	db, err := s.existingStoreDB()
 	if err != nil {
@@ -150,6 +155,16 @@ func (s *Store) locationsOf(query string, args ...any) ([]location, []string, []
 	var segs, oddIDs []string
 	err = withRetry(context.Background(), func() error {
 		locs, segs, oddIDs = locs[:0], segs[:0], oddIDs[:0]
+		if locs == nil && strings.HasSuffix(query, "FROM runs") {
+			// Room for every row at once: growing a slice of a
+			// million locations by doubling costs more than the query.
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM runs`).Scan(&n); err != nil {
+				return err
+			}
+			locs = make([]location, 0, n)
+		}
+		segIdx := map[string]int32{}
 		rows, err := db.Query(query, args...)
 		if err != nil {
 			return err
@@ -167,10 +182,13 @@ func (s *Store) locationsOf(query string, args ...any) ([]location, []string, []
 			} else {
 				hex.Decode(l.id[:], id)
 			}
-			if len(segs) == 0 || segs[len(segs)-1] != string(seg) {
+			i, ok := segIdx[string(seg)]
+			if !ok {
+				i = int32(len(segs))
 				segs = append(segs, string(seg))
+				segIdx[segs[i]] = i
 			}
-			l.seg = int32(len(segs) - 1)
+			l.seg = i
 			locs = append(locs, l)
 		}
 		return rows.Err()
@@ -178,7 +196,28 @@ func (s *Store) locationsOf(query string, args ...any) ([]location, []string, []
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("store: reading index: %w", err)
 	}
-	return locs, segs, oddIDs, nil
+	// Number the segments in name order, then order the locations.
+	order := make([]int32, len(segs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(segs[a], segs[b]) })
+	renum := make([]int32, len(segs))
+	sorted := make([]string, len(segs))
+	for k, i := range order {
+		renum[i] = int32(k)
+		sorted[k] = segs[i]
+	}
+	for i := range locs {
+		locs[i].seg = renum[locs[i].seg]
+	}
+	slices.SortFunc(locs, func(a, b location) int {
+		if a.seg != b.seg {
+			return int(a.seg - b.seg)
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	return locs, sorted, oddIDs, nil
 }
 
 func isLowerHex(b []byte) bool {
@@ -596,4 +635,121 @@ func openReadOnly(path string) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(1)
 	return db, nil
+}
+
+// DecodeRecord decodes one record line as the readers of a store do, or
+// says why it is not one (invalid JSON, no run ID, an unknown status, a
+// newer format).
+func DecodeRecord(line []byte) (*Record, error) {
+	rec, reason := decodeLine(line)
+	if reason != "" {
+		return nil, errors.New(reason)
+	}
+	return rec, nil
+}
+
+// ParseLines is [Snapshot.Lines] for a reader that parses each line
+// itself, on all CPUs: parse is called on several goroutines at once with
+// a line and the run ID (lowercase hex, or as stored) that the index has
+// at its place; use is called from one goroutine, in the order of
+// Records, with what parse returned, and says whether the line was that
+// run's record. A line that is not (use returns false) is skipped and
+// reported at the end in a [*DamageError], as Records does. The line
+// stays valid until use returns, id only during the call of parse.
+func ParseLines[T any](sn *Snapshot, parse func(line, id []byte) T, use func(T) (bool, error)) error {
+	type batch struct {
+		locs []int
+		buf  []byte
+		ends []int
+		out  []T
+		done chan struct{}
+	}
+	var bad badLocations
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *batch, workers)
+	order := make(chan *batch, 2*workers)
+	stop := make(chan struct{})
+	for range workers {
+		go func() {
+			var hexID [16]byte
+			for b := range work {
+				start := 0
+				for i, end := range b.ends {
+					l := &sn.locs[b.locs[i]]
+					id := hexID[:]
+					if l.odd > 0 {
+						id = []byte(sn.oddIDs[l.odd-1])
+					} else {
+						hex.Encode(id, l.id[:])
+					}
+					b.out = append(b.out, parse(b.buf[start:end], id))
+					start = end
+				}
+				close(b.done)
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(work)
+		defer close(order)
+		// A batch's buffer is sized after the last one's: growing it
+		// line by line was a fifth of the pass.
+		size := 64 << 10
+		newBatch := func() *batch {
+			return &batch{locs: make([]int, 0, decodeBatch), buf: make([]byte, 0, size), ends: make([]int, 0, decodeBatch),
+				out: make([]T, 0, decodeBatch), done: make(chan struct{})}
+		}
+		b := newBatch()
+		send := func() error {
+			select {
+			case order <- b:
+			case <-stop:
+				return errStopped
+			}
+			work <- b
+			size = max(size, len(b.buf)+len(b.buf)/8)
+			b = newBatch()
+			return nil
+		}
+		err := sn.eachLine(&bad, func(k int, line []byte) error {
+			b.locs = append(b.locs, k)
+			b.buf = append(b.buf, line...)
+			b.ends = append(b.ends, len(b.buf))
+			if len(b.ends) == decodeBatch {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(b.ends) > 0 {
+			err = send()
+		}
+		readErr <- err
+	}()
+	var err error
+	for b := range order {
+		<-b.done
+		for i, v := range b.out {
+			var ok bool
+			if ok, err = use(v); err != nil {
+				break
+			}
+			if !ok {
+				bad.add(b.locs[i])
+			}
+		}
+		if err != nil {
+			close(stop)
+			for range order {
+			}
+			break
+		}
+	}
+	if rerr := <-readErr; err == nil && rerr != errStopped {
+		err = rerr
+	}
+	if err != nil {
+		return err
+	}
+	return sn.damageError(&bad)
 }

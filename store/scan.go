@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
+	"time"
 )
 
 // RecordKeys is what an export must know of a record before it can write
@@ -217,4 +219,189 @@ func unquote(q []byte) (string, bool) {
 	}
 	var s string
 	return s, json.Unmarshal(q, &s) == nil
+}
+
+// FlatRecord is a record line read member by member, without building a
+// [Record]: what a reader that keeps a million records in columns
+// (launcher's Results) needs of each, at a fraction of the cost of
+// decoding it. Strings alias the line unless they held escapes; params
+// and metrics values are their JSON text. Other is true when the line has
+// a member that is not one of these (series, data, artifacts, logs, a
+// stack, log references, a time not in UTC, an unknown key, an empty
+// metrics object, a format other than [RecordFormat]): such a line must be
+// decoded in full ([DecodeRecord]) to be read as the record it is.
+type FlatRecord struct {
+	RunID, Status, Experiment, Version, Code, Error []byte
+	Host, Writer, Signal                            []byte
+	SlurmJobID, SlurmArrayJobID, SlurmTaskID        []byte
+	SeedBase, PID, PeakRSSKB, SlurmRestart          int64
+	Replicate                                       int64
+	Seed                                            uint64
+	ExitCode                                        int64
+	HasExitCode                                     bool
+	Started, Ended                                  time.Time
+	Params, Metrics                                 []FlatMember
+	Other                                           bool
+}
+
+// FlatMember is one member of a record's params or metrics: the name
+// (unquoted) and the value's JSON text.
+type FlatMember struct {
+	Name, Value []byte
+}
+
+// ScanFlatRecord reads line into f, reusing f's slices. ok is false for a
+// line the scanner cannot read (not an object, a malformed member, a field
+// of the wrong type); decode it with [DecodeRecord], which says what is
+// wrong with it. A line with members the scanner does not keep sets
+// f.Other (see [FlatRecord]).
+func ScanFlatRecord(line []byte, f *FlatRecord) (ok bool) {
+	*f = FlatRecord{Params: f.Params[:0], Metrics: f.Metrics[:0]}
+	var format int64 = -1
+	sawParams := false
+	str := func(b []byte, i int, dst *[]byte) (int, bool) {
+		j := skipSpace(b, i)
+		if j >= len(b) || b[j] != '"' {
+			return 0, false
+		}
+		end, ok := skipString(b, j)
+		if !ok {
+			return 0, false
+		}
+		q := b[j:end]
+		if slices.Contains(q, '\\') {
+			s, ok := unquote(q)
+			if !ok {
+				return 0, false
+			}
+			*dst = []byte(s)
+		} else {
+			*dst = q[1 : len(q)-1]
+		}
+		return end, true
+	}
+	num := func(b []byte, i int, dst *int64) (int, bool) {
+		j := skipSpace(b, i)
+		end, ok := skipValue(b, j)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(string(b[j:end]), 10, 64)
+		*dst = n
+		return end, err == nil
+	}
+	tm := func(b []byte, i int, dst *time.Time) (int, bool) {
+		var s []byte
+		end, ok := str(b, i, &s)
+		if !ok {
+			return 0, false
+		}
+		if len(s) == 0 || s[len(s)-1] != 'Z' {
+			f.Other = true // an offset: decoded in full keeps it
+			return end, true
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(s))
+		*dst = t
+		return end, err == nil
+	}
+	members := func(b []byte, i int, dst *[]FlatMember) (int, bool) {
+		j := skipSpace(b, i)
+		if j >= len(b) || b[j] != '{' {
+			return 0, false
+		}
+		if !eachMember(b, j, func(key []byte, b []byte, i int) (int, bool) {
+			k := skipSpace(b, i)
+			end, ok := skipValue(b, k)
+			if !ok {
+				return 0, false
+			}
+			name := key[1 : len(key)-1]
+			if slices.Contains(key, '\\') {
+				s, ok := unquote(key)
+				if !ok {
+					return 0, false
+				}
+				name = []byte(s)
+			}
+			*dst = append(*dst, FlatMember{Name: name, Value: b[k:end]})
+			return end, true
+		}) {
+			return 0, false
+		}
+		return skipValue(b, j)
+	}
+	ok = eachMember(line, 0, func(key []byte, b []byte, i int) (int, bool) {
+		switch string(key[1 : len(key)-1]) {
+		case "v":
+			return num(b, i, &format)
+		case "run_id":
+			return str(b, i, &f.RunID)
+		case "status":
+			return str(b, i, &f.Status)
+		case "experiment":
+			return str(b, i, &f.Experiment)
+		case "version":
+			return str(b, i, &f.Version)
+		case "code":
+			return str(b, i, &f.Code)
+		case "error":
+			return str(b, i, &f.Error)
+		case "host":
+			return str(b, i, &f.Host)
+		case "writer":
+			return str(b, i, &f.Writer)
+		case "signal":
+			return str(b, i, &f.Signal)
+		case "slurm_job_id":
+			return str(b, i, &f.SlurmJobID)
+		case "slurm_array_job_id":
+			return str(b, i, &f.SlurmArrayJobID)
+		case "slurm_array_task_id":
+			return str(b, i, &f.SlurmTaskID)
+		case "seed_base":
+			return num(b, i, &f.SeedBase)
+		case "pid":
+			return num(b, i, &f.PID)
+		case "peak_rss_kb":
+			return num(b, i, &f.PeakRSSKB)
+		case "slurm_restart_count":
+			return num(b, i, &f.SlurmRestart)
+		case "replicate":
+			return num(b, i, &f.Replicate)
+		case "exit_code":
+			f.HasExitCode = true
+			return num(b, i, &f.ExitCode)
+		case "seed":
+			j := skipSpace(b, i)
+			end, ok := skipValue(b, j)
+			if !ok {
+				return 0, false
+			}
+			n, err := strconv.ParseUint(string(b[j:end]), 10, 64)
+			f.Seed = n
+			return end, err == nil
+		case "started":
+			return tm(b, i, &f.Started)
+		case "ended":
+			return tm(b, i, &f.Ended)
+		case "params":
+			sawParams = true
+			return members(b, i, &f.Params)
+		case "metrics":
+			end, ok := members(b, i, &f.Metrics)
+			if ok && len(f.Metrics) == 0 {
+				f.Other = true // {} decodes to an empty map, not nil
+			}
+			return end, ok
+		}
+		if slices.Contains(key, '\\') {
+			return 0, false // an escaped key might name one of the above
+		}
+		f.Other = true
+		return skipValue(b, i)
+	})
+	if format != RecordFormat || !sawParams {
+		f.Other = true
+	}
+	return ok
 }

@@ -47,18 +47,19 @@ type sizes struct {
 	nodes        int
 	report       []int // runs of the reported stores
 	postgres     int   // runs exported to PostgreSQL
+	results      int   // runs of the store read through the Results API
 }
 
 var full = sizes{
 	inproc: []int{100_000, 1_000_000}, fileStore: 5_000, cmdTrue: 10_000,
 	persistent: 100_000, perRunPython: 1_000, plan: 1_000_000, collect: 1_000_000, nodes: 32,
-	report: []int{100_000, 1_000_000}, postgres: 1_000_000,
+	report: []int{100_000, 1_000_000}, postgres: 1_000_000, results: 1_000_000,
 }
 
 var quick = sizes{
 	inproc: []int{20_000, 100_000}, fileStore: 1_000, cmdTrue: 2_000,
 	persistent: 10_000, perRunPython: 200, plan: 100_000, collect: 100_000, nodes: 32,
-	report: []int{20_000}, postgres: 100_000,
+	report: []int{20_000}, postgres: 100_000, results: 100_000,
 }
 
 func main() {
@@ -71,7 +72,7 @@ func main() {
 	}
 	quickFlag := flag.Bool("quick", false, "smaller sizes, for a check in about a minute")
 	work := flag.String("dir", "", "work directory (default: a new temporary one, removed afterwards)")
-	only := flag.String("only", "", "run only this scenario: report, postgres")
+	only := flag.String("only", "", "run only this scenario: report, postgres, results")
 	onSlurm := flag.Bool("slurm", false, "run only scenario 7, the sweeps through the local SLURM cluster (hack/slurm-docker/up.sh --accounting)")
 	flag.Parse()
 	sz := full
@@ -109,6 +110,10 @@ func main() {
 		return
 	case "postgres":
 		postgresScenario(dir, sz.postgres, sz.nodes, workers, add)
+		printTable(os.Stdout, rows)
+		return
+	case "results":
+		resultsScenario(dir, sz.results, workers, add)
 		printTable(os.Stdout, rows)
 		return
 	}
@@ -201,8 +206,11 @@ func main() {
 	// 6. The HTML report.
 	reportScenario(dir, sz.report, workers, add)
 
-	// 7. Export to PostgreSQL, and a grouped query there.
+	// 8. Export to PostgreSQL, and a grouped query there.
 	postgresScenario(dir, sz.postgres, sz.nodes, workers, add)
+
+	// 9. The Results API over a store of a million runs.
+	resultsScenario(dir, sz.results, workers, add)
 
 	printTable(os.Stdout, rows)
 }
@@ -295,6 +303,9 @@ func child(args []string) error {
 	case "pg-query":
 		// It times itself: the median of 3.
 		return pgQuery(args[4], os.Stdout)
+	case "seed-results":
+		n, _ := strconv.Atoi(args[2])
+		return seedResults(args[1], n)
 	case "seed-nodes":
 		n, _ := strconv.Atoi(args[2])
 		nodes, _ := strconv.Atoi(args[3])
@@ -350,6 +361,12 @@ func child(args []string) error {
 		err = app(benchExperiment(n), io.Discard, "status", "--store", args[4])
 	case "report":
 		err = app(benchExperiment(1), io.Discard, "report", "--store", args[4], "-o", args[5])
+	case "results":
+		err = readResults(args[4], false)
+	case "results-all":
+		err = readResults(args[4], true)
+	case "results-records":
+		err = readRecords(args[4])
 	case "export":
 		err = app(benchExperiment(n), io.Discard, "results", "--store", args[4], "--format", "csv", "--output", filepath.Join(work, "out.csv"))
 	case "pg-export":
