@@ -27,10 +27,15 @@ import (
 // capture lines and done lines (METALAB_CHANNEL_FD).
 const channelFD = 3
 
-// pipelineDepth is how many runs a slot's process holds at once when it
-// pipelines: the one it is running, and the next, already in its stdin
-// when it ends the first. More buys nothing: the process reads one at a
-// time, and metalab sends the next as soon as one ends.
+// capabilitiesEnv offers a persistent process what metalab can do, as a
+// comma-separated list: "pipeline".
+const capabilitiesEnv = "METALAB_CAPABILITIES"
+
+// pipelineDepth is how many runs a slot's process may hold at once when it
+// pipelines: the one it is running, and those waiting in its stdin. With
+// two, the process is woken for every run all the same (metalab's part of
+// a run is the slower); with more, the runs that wait while it runs one
+// reach it in one write, and it runs them without sleeping in between.
 const pipelineDepth = 8
 
 // Persistent runs a program once per worker slot and sends it runs over its
@@ -41,7 +46,8 @@ const pipelineDepth = 8
 //
 // The process gets the environment of a per-run command without the run's
 // own variables: METALAB_STORE, METALAB_CONTEXT and METALAB_CONTEXT_<NAME>,
-// METALAB_MODE=persistent and METALAB_CHANNEL_FD=3. For each run it reads
+// METALAB_MODE=persistent, METALAB_CHANNEL_FD=3 and (see Pipelining)
+// METALAB_CAPABILITIES=pipeline. For each run it reads
 // one line from stdin:
 //
 //	{"run_id": ID, "params": {...}, "seed": N, "numpy_seed": N,
@@ -62,14 +68,15 @@ const pipelineDepth = 8
 // A run is a round trip between two processes, and on a small machine the
 // two wake-ups it costs (the process waking for the request, metalab for
 // the done line) cost more than either side's work. A process may
-// therefore announce, as the first line it writes on the channel, that it
-// pipelines:
+// therefore announce, when $METALAB_CAPABILITIES lists "pipeline", as the
+// first line it writes on the channel, that it pipelines:
 //
 //	{"capabilities": ["pipeline"]}
 //
-// From then on metalab keeps [pipelineDepth] runs in its stdin: it sends
-// the next request as soon as the last was sent, not when its run ends, so
-// the process finds its next run waiting when it writes a done line. The
+// From then on metalab sends it up to [pipelineDepth] runs at once: the
+// runs that wait while it runs one are written together as it starts on
+// the last it has, so it finds its next runs waiting when it writes a done
+// line (see dueLocked; after a run longer than 50 ms, one at a time). The
 // process still runs them one at a time, in order: a run begins when the
 // run before it is done (its timeout and start time count from then, see
 // [launcher.Pipeliner]), and the channel lines between two done lines are
@@ -148,26 +155,26 @@ func (p *Persistent) Pipeline() int {
 
 // proc is one slot's process.
 type proc struct {
-	key     string // in Persistent.procs
-	cmd     *exec.Cmd
-	tag     string // $METALAB_RUN_TAG of the process and its descendants
-	stdin   io.WriteCloser
-	exited  chan struct{}
-	read    chan struct{} // the channel has ended and every run in it is settled
-	sl      *slot         // the scratch directory: scratch/ and each run's files
+	key    string // in Persistent.procs
+	cmd    *exec.Cmd
+	tag    string // $METALAB_RUN_TAG of the process and its descendants
+	stdin  io.WriteCloser
+	exited chan struct{}
+	read   chan struct{} // the channel has ended and every run in it is settled
+	sl     *slot         // the scratch directory: scratch/ and each run's files
 	// scratch/ in it, and when it pipelines scratch-1/ ...: runs use them
 	// in turn (a nil one is made when first needed).
 	scratch    []*os.Root
 	scratchDir []*os.File // each open, to list it after each run
 	sent       int        // requests sent: the next one's turn
-	cwd     string        // the process's working directory
-	stdout  *logFile
-	stderr  *logFile
-	st      *store.Store // where the logs are
-	waitErr error
-	tokens  chan struct{} // one for each request it may be sent now
-	gone    chan struct{} // closed when it takes no more requests
-	retired sync.Once
+	cwd        string     // the process's working directory
+	stdout     *logFile
+	stderr     *logFile
+	st         *store.Store // where the logs are
+	waitErr    error
+	tokens     chan struct{} // one for each request it may be sent now
+	gone       chan struct{} // closed when it takes no more requests
+	retired    sync.Once
 
 	wmu   sync.Mutex // held while requests are written: they go in queue order
 	batch []byte     // requests written at once, reused
@@ -420,7 +427,14 @@ next:
 		}
 		out = append(out, kv)
 	}
-	return append(out, "METALAB_MODE=persistent", "METALAB_CHANNEL_FD="+strconv.Itoa(channelFD)), nil
+	out = append(out, "METALAB_MODE=persistent", "METALAB_CHANNEL_FD="+strconv.Itoa(channelFD))
+	if p.Pipeline() > 1 {
+		// What metalab can do, so that a program announces pipelining only
+		// to a metalab that understands it (an older one would take the
+		// announcement for a capture line, and fail the first run).
+		out = append(out, capabilitiesEnv+"=pipeline")
+	}
+	return out, nil
 }
 
 // send queues f on pr and writes its request, holding one of pr's tokens.

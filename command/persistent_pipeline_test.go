@@ -65,15 +65,17 @@ while True:
 `
 
 // shellServer is a persistent program in sh: it announces pipelining if
-// $ANNOUNCE is 1, and reports each run's i, pid and scratch.
+// $ANNOUNCE is 1, and reports each run's i, pid and scratch, and what
+// metalab offered it.
 const shellServer = `#!/bin/sh
 [ "$ANNOUNCE" = 1 ] && printf '{"capabilities": ["pipeline"]}\n' >&3
 while read -r req; do
   id=$(printf '%s' "$req" | sed 's/.*"run_id":"\([0-9a-f]*\)".*/\1/')
   i=$(printf '%s' "$req" | sed 's/.*"i":\([0-9]*\).*/\1/')
   scr=$(printf '%s' "$req" | sed 's/.*"scratch":"\([^"]*\)".*/\1/')
-  printf '{"metric": "i", "value": %s, "run": "%s"}\n{"metric": "pid", "value": %s}\n{"data": "scratch", "value": "%s"}\n{"done": "%s"}\n' \
-    "$i" "$id" "$$" "$scr" "$id" >&3
+  printf '{"metric": "i", "value": %s, "run": "%s"}\n{"metric": "pid", "value": %s}\n{"data": "scratch", "value": "%s"}\n' \
+    "$i" "$id" "$$" "$scr" >&3
+  printf '{"data": "offered", "value": "%s"}\n{"done": "%s"}\n' "$METALAB_CAPABILITIES" "$id" >&3
 done
 `
 
@@ -93,14 +95,14 @@ func python(t *testing.T) string {
 }
 
 // serverOp writes a program and returns its persistent operation, with
-// env.
-func serverOp(t *testing.T, argv0, name, src string, env map[string]string) *Persistent {
+// env, started in its scratch directory if scratchCwd.
+func serverOp(t *testing.T, argv0, name, src string, env map[string]string, scratchCwd bool) *Persistent {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	op, err := NewPersistent(Spec{Argv: []string{argv0, name}, Dir: dir, Env: env, Grace: 2 * time.Second})
+	op, err := NewPersistent(Spec{Argv: []string{argv0, name}, Dir: dir, Env: env, Grace: 2 * time.Second, ScratchCwd: scratchCwd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +139,7 @@ metalab_persistent.serve(op)
 	for _, tc := range []struct {
 		name, argv0, file, src string
 		announce               bool
+		scratchCwd             bool
 		checkAhead             bool // the program reports "ahead"
 	}{
 		{name: "python announces", argv0: py, file: "raw.py", src: rawServer, announce: true, checkAhead: true},
@@ -145,13 +148,17 @@ metalab_persistent.serve(op)
 		{name: "helper one at a time", argv0: py, file: "op.py", src: helperSrc(false)},
 		{name: "shell announces", argv0: "sh", file: "op.sh", src: shellServer, announce: true},
 		{name: "shell does not announce", argv0: "sh", file: "op.sh", src: shellServer},
+		// Its working directory is emptied after each run: no pipelining,
+		// and no offer of it.
+		{name: "shell announces in cwd scratch", argv0: "sh", file: "op.sh", src: shellServer, announce: true, scratchCwd: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"ANNOUNCE": "0"}
 			if tc.announce {
 				env["ANNOUNCE"] = "1"
 			}
-			op := serverOp(t, tc.argv0, tc.file, tc.src, env)
+			op := serverOp(t, tc.argv0, tc.file, tc.src, env, tc.scratchCwd)
+			pipelined := tc.announce && !tc.scratchCwd
 			const n = 10
 			recs := persistentSweep(t, op, cases(n), 0)
 			scratches, pids, ahead := map[string]bool{}, map[float64]bool{}, 0
@@ -167,6 +174,9 @@ metalab_persistent.serve(op)
 				if r.Metrics["ahead"] == 1 {
 					ahead++
 				}
+				if offered, ok := r.Data["offered"]; ok && string(offered) != map[bool]string{true: `""`, false: `"pipeline"`}[tc.scratchCwd] {
+					t.Errorf("run %d: $METALAB_CAPABILITIES=%s", i, offered)
+				}
 				if tc.file == "op.py" && (r.Stdout == nil || r.Stdout.Length != int64(len(fmt.Sprintf("out %d\n", i)))) {
 					t.Errorf("run %d: stdout ref %+v, want its own line", i, r.Stdout)
 				}
@@ -175,9 +185,9 @@ metalab_persistent.serve(op)
 				t.Errorf("runs ran in %d processes, want %d", got, want)
 			}
 			switch {
-			case tc.announce && len(scratches) < 2:
+			case pipelined && len(scratches) < 2:
 				t.Errorf("a pipelining process's runs all had scratch %v, want directories in turn", scratches)
-			case !tc.announce && len(scratches) != 1:
+			case !pipelined && len(scratches) != 1:
 				t.Errorf("a process that does not pipeline had scratch directories %v, want one", scratches)
 			}
 			if tc.checkAhead {
@@ -208,7 +218,7 @@ func TestPersistentPipelineKillAndTimeout(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			mark := filepath.Join(t.TempDir(), "held")
-			op := serverOp(t, py, "raw.py", rawServer, map[string]string{"ANNOUNCE": "1", "MODE": tc.mode, "MARK": mark})
+			op := serverOp(t, py, "raw.py", rawServer, map[string]string{"ANNOUNCE": "1", "MODE": tc.mode, "MARK": mark}, false)
 			const n = 8
 			recs := persistentSweep(t, op, cases(n), tc.timeout)
 			held, err := os.ReadFile(mark)
@@ -265,4 +275,50 @@ func TestPersistentPipelineKillAndTimeout(t *testing.T) {
 func figures(t *testing.T, format string, args ...any) {
 	t.Helper()
 	t.Logf("figures: "+format, args...)
+}
+
+// TestParseDone: done lines as the helper writes them are recognised
+// without decoding, the others through encoding/json; sizes a process
+// reports are taken only as numbers.
+func TestParseDone(t *testing.T) {
+	const id = "0123abcd"
+	start := []byte(`{"done": "` + id + `"`)
+	n := func(v int64) *int64 { return &v }
+	for _, tc := range []struct {
+		line                 string
+		wantDone             bool
+		wantErr              string
+		wantOut, wantErrSize *int64
+	}{
+		{line: `{"done": "0123abcd"}`, wantDone: true},
+		{line: `{"done": "0123abcd", "stdout": 12, "stderr": 0}`, wantDone: true, wantOut: n(12), wantErrSize: n(0)},
+		{line: `{"done": "0123abcd", "error": "ValueError: x", "stdout": 3, "stderr": 40}`, wantDone: true, wantErr: "ValueError: x", wantOut: n(3), wantErrSize: n(40)},
+		{line: `{"stdout": 5, "done": "0123abcd"}`, wantDone: false}, // not a done line's start: a capture line
+		{line: `  {"done":"other"}`, wantDone: true},
+		{line: `{"done": "0123abcd", "stdout": 012, "stderr": 1}`, wantDone: false}, // not JSON
+		{line: `{"done": "0123abcd", "stdout": -5, "stderr": 1}`, wantDone: true, wantOut: n(-5), wantErrSize: n(1)},
+		{line: `{"done": "0123abcd", "stdout": 99999999999999999999, "stderr": 1}`, wantDone: false},
+		{line: `{"done": null}`, wantDone: false},
+		{line: `{"metric": "done", "value": 1}`, wantDone: false},
+	} {
+		d, ok := parseDone([]byte(tc.line), start, id)
+		if ok != tc.wantDone {
+			t.Errorf("parseDone(%s) done=%v, want %v", tc.line, ok, tc.wantDone)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if got, want := d.Error, tc.wantErr; got != want {
+			t.Errorf("parseDone(%s) error=%q, want %q", tc.line, got, want)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want *int64
+		}{{"stdout", d.Stdout, tc.wantOut}, {"stderr", d.Stderr, tc.wantErrSize}} {
+			if (c.got == nil) != (c.want == nil) || (c.got != nil && *c.got != *c.want) {
+				t.Errorf("parseDone(%s) %s=%v, want %v", tc.line, c.name, c.got, c.want)
+			}
+		}
+	}
 }

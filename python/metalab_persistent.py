@@ -106,7 +106,10 @@ def _size_of(fd):
 def serve(op):
     """Run op for each run metalab sends, until stdin ends."""
     channel = os.fdopen(int(os.environ.get("METALAB_CHANNEL_FD", "3")), "w", encoding="utf-8")
-    pipeline = _PIPELINE
+    # Announced only to a metalab that offers it: an older one would take
+    # the line for a capture line, and fail the first run.
+    offered = os.environ.get("METALAB_CAPABILITIES", "").split(",")
+    pipeline = _PIPELINE and "pipeline" in offered
     if pipeline:
         channel.write('{"capabilities": ["pipeline"]}\n')
         channel.flush()
