@@ -497,12 +497,7 @@ func (p *Persistent) send(pr *proc, f *flight) error {
 	}
 	pr.queue = append(pr.queue, f)
 	if len(pr.queue) == 1 {
-		if err := p.beginHead(pr); err != nil {
-			pr.queue = pr.queue[:0]
-			pr.mu.Unlock()
-			giveBack()
-			return err
-		}
+		p.beginHead(pr)
 	}
 	batch := p.dueLocked(pr)
 	pr.mu.Unlock()
@@ -667,31 +662,39 @@ func (p *Persistent) endLocked(pr *proc) {
 	}
 }
 
-// beginHead begins queue[0], if it is still wanted; pr.mu is held. The
-// error is the store's.
-func (p *Persistent) beginHead(pr *proc) error {
-	f := pr.queue[0]
-	pr.done = append(append(append(pr.done[:0], `{"done": "`...), f.rt.RunID...), '"')
-	if f.abandoned || pr.ended {
-		return nil
+// beginHead begins queue[0], if it is still wanted; pr.mu is held. A run
+// that may not begin (the sweep starts no more runs, or cannot record
+// them) is settled with that error: taken off the queue if it was not
+// written, and the next one tried; if it was, the process runs it all the
+// same, and what it sends is dropped.
+func (p *Persistent) beginHead(pr *proc) {
+	for len(pr.queue) > 0 {
+		f := pr.queue[0]
+		pr.done = append(append(append(pr.done[:0], `{"done": "`...), f.rt.RunID...), '"')
+		if f.abandoned || pr.ended {
+			return
+		}
+		if err := f.rt.Begin(); err != nil {
+			f.abandoned = true
+			f.err = err
+			close(f.settled)
+			if pr.nw > 0 {
+				return
+			}
+			pr.popHead()
+			pr.tokens <- struct{}{}
+			continue
+		}
+		f.begun = true
+		f.began = time.Now()
+		pr.begun++
+		f.outStart, f.errStart = pr.stdout.start, pr.stderr.start
+		if pr.late > 0 {
+			reportLate(f.rt, map[string]int{pr.lastRun: pr.late})
+			pr.late = 0
+		}
+		return
 	}
-	f.begun = true
-	f.began = time.Now()
-	pr.begun++
-	f.outStart, f.errStart = pr.stdout.start, pr.stderr.start
-	if pr.late > 0 {
-		reportLate(f.rt, map[string]int{pr.lastRun: pr.late})
-		pr.late = 0
-	}
-	if err := f.rt.Begin(); err != nil {
-		// The run cannot be recorded, and the sweep stops; the process
-		// runs it all the same, and what it sends is dropped.
-		f.abandoned = true
-		f.err = err
-		close(f.settled)
-		return err
-	}
-	return nil
 }
 
 // readChannel reads pr's channel until it ends, and settles each run as
@@ -842,7 +845,7 @@ func (p *Persistent) takeLine(pr *proc, l chanLine) {
 	}
 	pr.tokens <- struct{}{}
 	if len(pr.queue) > 0 {
-		p.beginHead(pr) // a store error stops the sweep, through that run
+		p.beginHead(pr)
 		p.flushLocked(pr)
 	}
 }

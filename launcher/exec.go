@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,9 @@ type executor struct {
 	w       *store.Writer
 	workers int
 	depth   int // runs a worker slot may hold at once (see Pipeliner)
+	// noBegin: the sweep starts no more runs; a pipelined run that has not
+	// begun may not (Runtime.Begin).
+	noBegin atomic.Bool
 	log     zerolog.Logger
 	now     func() time.Time
 	opctx   Context
@@ -96,6 +100,7 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time, war
 			}
 		}()
 	}
+	defer context.AfterFunc(dispatchCtx, func() { x.noBegin.Store(true) })()
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	// A Pipeliner's slot holds depth runs at once: depth goroutines that
@@ -156,8 +161,11 @@ func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
 			return nil
 		}
 	}
-	x.h.running.Add(1)
-	defer x.h.running.Add(-1)
+	if x.depth <= 1 {
+		// A pipelined run counts as running once it begins.
+		x.h.running.Add(1)
+		defer x.h.running.Add(-1)
+	}
 	for attempt := 0; ; attempt++ {
 		status, err := x.attempt(ctx, slot, spec, attempt)
 		if err != nil || status == "" {
@@ -222,9 +230,11 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 	timedOut := errors.Is(context.Cause(runCtx), errTimeout)
 	cancel()
 	if clock != nil {
-		if begun, serr := clock.state(); !begun || serr != nil {
+		begun, serr := clock.state()
+		if !begun || serr != nil {
 			return "", serr
 		}
+		defer x.h.running.Add(-1)
 	}
 
 	// Append has encoded the start record: its struct becomes the end

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -38,9 +39,11 @@ func pipeline(op Operation) int {
 
 // Begin tells the launcher that the run starts now: its start record is
 // written, and its timeout starts. Only a [Pipeliner] needs to call it
-// (once a run; later calls do nothing); for other operations the run began
-// before Execute was called. The error is the store's: the run cannot be
-// recorded, and the sweep stops.
+// (once a run; later calls return the first's error); for other
+// operations the run began before Execute was called. After an error the
+// run must not start: either the sweep starts no more runs (it was
+// cancelled, or it is near its time limit: [ErrNoMoreRuns]), and the run
+// is still to do, or the store cannot record it, and the sweep stops.
 func (rt *Runtime) Begin() error {
 	if rt.clock == nil {
 		return nil
@@ -80,13 +83,22 @@ func (x *executor) startRun(ctx context.Context, rec *store.Record) (context.Con
 	return runCtx, c.stop, c, nil
 }
 
+// ErrNoMoreRuns is [Runtime.Begin]'s answer once the sweep starts no more
+// runs.
+var ErrNoMoreRuns = errors.New("the sweep starts no more runs")
+
 func (c *runClock) begin() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.begun {
+	if c.begun || c.err != nil {
+		return c.err
+	}
+	if c.x.noBegin.Load() {
+		c.err = ErrNoMoreRuns
 		return c.err
 	}
 	c.begun = true
+	c.x.h.running.Add(1)
 	c.rec.Started = c.x.now()
 	if c.err = c.x.w.Append(c.rec); c.err != nil {
 		return c.err
@@ -112,5 +124,8 @@ func (c *runClock) stop() {
 func (c *runClock) state() (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err == ErrNoMoreRuns {
+		return false, nil
+	}
 	return c.begun, c.err
 }

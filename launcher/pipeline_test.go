@@ -71,8 +71,8 @@ func TestPipeliner(t *testing.T) {
 		wantMostPerSlot int32
 	}{
 		{name: "waits do not count against the timeout",
-			op:      &pipelineOp{depth: 3, before: 300 * time.Millisecond, during: 10 * time.Millisecond},
-			timeout: 200 * time.Millisecond, wantCompleted: 6, wantRecords: 6, wantMostPerSlot: 3},
+			op:      &pipelineOp{depth: 3, before: 600 * time.Millisecond, during: 10 * time.Millisecond},
+			timeout: 400 * time.Millisecond, wantCompleted: 6, wantRecords: 6, wantMostPerSlot: 3},
 		{name: "the timeout counts from Begin",
 			op:      &pipelineOp{depth: 2, during: 2 * time.Second},
 			timeout: 100 * time.Millisecond, wantFailed: 6, wantRecords: 6, wantMostPerSlot: 2},
@@ -120,5 +120,32 @@ func TestPipeliner(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPipelinerStopped: once the sweep starts no more runs (here: it is
+// cancelled), a run that has not begun may not: Begin says so, and the
+// run has no record and stays to do.
+func TestPipelinerStopped(t *testing.T) {
+	op := &pipelineOp{depth: 4, before: 500 * time.Millisecond, perSlot: map[int]int{}}
+	cases := make(params.Cases, 8)
+	for i := range cases {
+		cases[i] = params.Point{"i": i}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	exp := Experiment{Name: "p", Version: "1", Operation: op, Params: cases, Seeds: seeds.New(1, 1)}
+	h, err := Run(ctx, exp, append(quiet(), WithStore(t.TempDir()), WithWorkers(1))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	res, _ := h.Result()
+	s := h.Status()
+	if got := s.Completed + s.Failed + s.Cancelled; got != 0 {
+		t.Errorf("%d runs ended, want none: none had begun when the sweep was cancelled (%+v)", got, s)
+	}
+	if got := res.Len(); got != 0 {
+		t.Errorf("%d records, want none", got)
 	}
 }
