@@ -231,10 +231,12 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 	cancel()
 	if clock != nil {
 		begun, serr := clock.state()
+		if begun {
+			defer x.h.running.Add(-1)
+		}
 		if !begun || serr != nil {
 			return "", serr
 		}
-		defer x.h.running.Add(-1)
 	}
 
 	// Append has encoded the start record: its struct becomes the end
