@@ -84,8 +84,8 @@ const pipelineDepth = 8
 // (scratch, scratch-1, ..., one for each run the process may hold, in
 // turn), each emptied after its run, since the next run may already be
 // writing to its own. (Not a new directory for each run: creating and
-// removing one cost more than the rest of a run.) Done lines may say how large the
-// process's stdout and stderr were when the run ended,
+// removing one cost more than the rest of a run.) Done lines may say how
+// large the process's stdout and stderr were when the run ended,
 //
 //	{"done": ID, "stdout": BYTES, "stderr": BYTES}
 //
