@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,9 +22,7 @@ import (
 // and returns its persistent operation.
 func persistentOp(t *testing.T, body string) *Persistent {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is needed for persistent-mode tests")
-	}
+	py := python(t)
 	helper, err := filepath.Abs("../python")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +33,7 @@ func persistentOp(t *testing.T, body string) *Persistent {
 	if err := os.WriteFile(filepath.Join(dir, "op.py"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	op, err := NewPersistent(Spec{Argv: []string{"python3", "op.py"}, Dir: dir, Grace: 2 * time.Second})
+	op, err := NewPersistent(Spec{Argv: []string{py, "op.py"}, Dir: dir, Grace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,44 +118,84 @@ func TestPersistentOpErrorFailsOneRun(t *testing.T) {
 	}
 }
 
-func TestPersistentCrashFailsRunAndRestarts(t *testing.T) {
-	op := persistentOp(t, `    if params["i"] == 1:
-        print("dying", file=sys.stderr)
-        sys.stderr.flush()
-        os._exit(3)
-    capture.metric("pid", os.getpid())`)
-	recs := persistentSweep(t, op, cases(3), 0)
-	r := recs[1]
-	if r.Status != store.StatusFailed || !strings.Contains(r.Error, "exit status 3: dying") {
-		t.Fatalf("run 1: status %s error %q, want failed with exit status 3 and the stderr line", r.Status, r.Error)
-	}
-	if r.ExitCode == nil || *r.ExitCode != 3 || !strings.Contains(r.StderrTail, "dying") {
-		t.Errorf("run 1: exit code %v, stderr tail %q", r.ExitCode, r.StderrTail)
-	}
-	for _, i := range []int{0, 2} {
-		if recs[i].Status != store.StatusCompleted {
-			t.Errorf("run %d: status %s (%s), want completed", i, recs[i].Status, recs[i].Error)
+// failedOne returns the one failed run of recs, and checks that the
+// others completed.
+func failedOne(t *testing.T, recs map[int]*store.Record) *store.Record {
+	t.Helper()
+	var failed *store.Record
+	for i, r := range recs {
+		switch {
+		case r.Status == store.StatusFailed && failed == nil:
+			failed = r
+		case r.Status != store.StatusCompleted:
+			t.Errorf("run %d: status %s (%s), want completed", i, r.Status, r.Error)
 		}
 	}
-	if recs[0].Metrics["pid"] == recs[2].Metrics["pid"] {
-		t.Errorf("run 2 ran in the crashed process %v", recs[0].Metrics["pid"])
+	if failed == nil {
+		t.Fatal("no run failed")
+	}
+	return failed
+}
+
+// ranAfterIn checks that the runs that began after the run that ended
+// their process did not run in that process. Which runs came after is
+// told by time: the runs of a worker slot may reach its process in any
+// order, and a run the process held but had not begun begins only after.
+func ranAfterIn(t *testing.T, recs map[int]*store.Record, ender *store.Record) {
+	t.Helper()
+	before, after := map[float64]bool{}, 0
+	for _, r := range recs {
+		if r != ender && r.Started.Before(ender.Started) {
+			before[r.Metrics["pid"]] = true
+		}
+	}
+	for i, r := range recs {
+		if r != ender && r.Started.After(ender.Started) {
+			after++
+			if before[r.Metrics["pid"]] {
+				t.Errorf("run %d began after the run that ended the process, in that process (pid %v)", i, r.Metrics["pid"])
+			}
+		}
+	}
+	if after == 0 {
+		t.Errorf("no run began after the run that ended the process, at %v", ender.Started)
 	}
 }
 
+// The first process's second run ends it (the runs of a slot reach it in
+// no set order, so not a run chosen by its params).
+const secondRunOfFirstProcess = `    op.n = getattr(op, "n", 0) + 1
+    if op.n == 2 and not os.path.exists("ended.mark"):
+        open("ended.mark", "w").close()
+`
+
+func TestPersistentCrashFailsRunAndRestarts(t *testing.T) {
+	op := persistentOp(t, secondRunOfFirstProcess+`        print("dying", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(3)
+    capture.metric("pid", os.getpid())`)
+	recs := persistentSweep(t, op, cases(4), 0)
+	r := failedOne(t, recs)
+	if !strings.Contains(r.Error, "exit status 3: dying") {
+		t.Fatalf("error %q, want exit status 3 and the stderr line", r.Error)
+	}
+	if r.ExitCode == nil || *r.ExitCode != 3 || !strings.Contains(r.StderrTail, "dying") {
+		t.Errorf("exit code %v, stderr tail %q", r.ExitCode, r.StderrTail)
+	}
+	ranAfterIn(t, recs, r)
+}
+
 func TestPersistentTimeoutKillsAndRestarts(t *testing.T) {
-	op := persistentOp(t, `    if params["i"] == 1:
-        time.sleep(60)
+	op := persistentOp(t, secondRunOfFirstProcess+`        time.sleep(60)
     capture.metric("pid", os.getpid())`)
 	// The timeout covers starting the next process too: on a loaded
 	// machine a Python start took more than a second.
-	recs := persistentSweep(t, op, cases(3), 3*time.Second)
-	if r := recs[1]; r.Status != store.StatusFailed || !strings.Contains(r.Error, "timed out") {
-		t.Fatalf("run 1: status %s error %q, want failed by timeout", r.Status, r.Error)
+	recs := persistentSweep(t, op, cases(4), 3*time.Second)
+	r := failedOne(t, recs)
+	if !strings.Contains(r.Error, "timed out") {
+		t.Fatalf("error %q, want failed by timeout", r.Error)
 	}
-	if recs[2].Status != store.StatusCompleted || recs[0].Metrics["pid"] == recs[2].Metrics["pid"] {
-		t.Errorf("run 2: status %s (%s) pid %v (run 0's %v), want completed in a new process",
-			recs[2].Status, recs[2].Error, recs[2].Metrics["pid"], recs[0].Metrics["pid"])
-	}
+	ranAfterIn(t, recs, r)
 }
 
 func TestPersistentHostileParams(t *testing.T) {

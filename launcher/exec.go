@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,6 +29,10 @@ type executor struct {
 	st      *store.Store
 	w       *store.Writer
 	workers int
+	depth   int // runs a worker slot may hold at once (see Pipeliner)
+	// noBegin: the sweep starts no more runs; a pipelined run that has not
+	// begun may not (Runtime.Begin).
+	noBegin atomic.Bool
 	log     zerolog.Logger
 	now     func() time.Time
 	opctx   Context
@@ -99,9 +104,14 @@ func (x *executor) run(ctx context.Context, todo *runList, stopAt time.Time, war
 			}
 		}()
 	}
+	defer context.AfterFunc(dispatchCtx, func() { x.noBegin.Store(true) })()
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for slot := 0; slot < x.workers; slot++ {
+	// A Pipeliner's slot holds depth runs at once: depth goroutines that
+	// share the slot's number.
+	x.depth = pipeline(x.exp.Operation)
+	for g := 0; g < x.workers*x.depth; g++ {
+		slot := g / x.depth
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -155,12 +165,15 @@ func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
 			return nil
 		}
 	}
-	x.h.running.Add(1)
-	defer x.h.running.Add(-1)
+	if x.depth <= 1 {
+		// A pipelined run counts as running once it begins.
+		x.h.running.Add(1)
+		defer x.h.running.Add(-1)
+	}
 	for attempt := 0; ; attempt++ {
 		status, err := x.attempt(ctx, slot, spec, attempt)
-		if err != nil {
-			return err
+		if err != nil || status == "" {
+			return err // a store error, or a pipelined run that never began
 		}
 		if status == store.StatusFailed && attempt < x.exp.Retries && ctx.Err() == nil {
 			x.log.Warn().Str(fieldRunID, spec.ID).Int(fieldAttempt, attempt+1).Msg("run failed; retrying")
@@ -181,13 +194,9 @@ func (x *executor) runOne(ctx context.Context, slot int, spec RunSpec) error {
 func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt int) (store.Status, error) {
 	rec := x.baseRecord(spec)
 	rec.Status = store.StatusRunning
-	rec.Started = x.now()
-	if err := x.w.Append(rec); err != nil {
+	runCtx, cancel, clock, err := x.startRun(ctx, rec)
+	if err != nil {
 		return "", err
-	}
-	runCtx, cancel := ctx, context.CancelFunc(func() {})
-	if x.exp.Timeout > 0 {
-		runCtx, cancel = context.WithTimeoutCause(ctx, x.exp.Timeout, errTimeout)
 	}
 	// The run's context bounds copying its artifacts too: a run cannot
 	// make metalab outlive its timeout by naming a huge file.
@@ -217,12 +226,22 @@ func (x *executor) attempt(ctx context.Context, slot int, spec RunSpec, attempt 
 		rec:        recorder,
 		store:      x.st,
 		paramsJSON: spec.ParamsJSON,
+		clock:      clock,
 	}
 	defer rt.cleanup()
 
-	err := safeExecute(runCtx, x.exp.Operation, rt)
+	err = safeExecute(runCtx, x.exp.Operation, rt)
 	timedOut := errors.Is(context.Cause(runCtx), errTimeout)
 	cancel()
+	if clock != nil {
+		begun, serr := clock.state()
+		if begun {
+			defer x.h.running.Add(-1)
+		}
+		if !begun || serr != nil {
+			return "", serr
+		}
+	}
 
 	// Append has encoded the start record: its struct becomes the end
 	// record, one allocation less per run.

@@ -27,9 +27,10 @@ type Runtime struct {
 	// Slot is the index of the worker slot (0..workers-1) running this run.
 	Slot int
 	// Writer names the store writer (segment) that records this run. A
-	// writer's slot runs one run at a time, so Writer and Slot together name
-	// files that runs may append to without interleaving, such as the
-	// per-slot output logs of command operations.
+	// writer's slot runs one run at a time (a [Pipeliner]'s slot may hold
+	// several, but runs them one after the other), so Writer and Slot
+	// together name files that runs may append to without interleaving,
+	// such as the per-slot output logs of command operations.
 	Writer string
 
 	rec        *capture.Recorder
@@ -39,6 +40,7 @@ type Runtime struct {
 	scratch    string
 	scrErr     error
 	annotate   []func(*store.Record)
+	clock      *runClock // a pipelined run's start, at Begin; nil: begun
 }
 
 // ScratchDir returns a private directory for this run, created on first
