@@ -7,14 +7,12 @@
 #   bash hack/bench.sh            # full sizes (1,000,000-run sweeps)
 #   bash hack/bench.sh --quick    # smaller sizes, for a check
 #   bash hack/bench.sh -only report   # scenario 6 alone: the HTML report
-<<<<<<< HEAD
 #   bash hack/bench.sh --slurm        # scenario 7 alone: 1,000,000 runs through
 #                                     # the local cluster (hack/slurm-docker/up.sh
 #                                     # --accounting first), beside `run` here
 #   bash hack/bench.sh -only postgres # scenario 8 alone: export to PostgreSQL ($METALAB_TEST_POSTGRES)
-=======
-#   bash hack/bench.sh -only results  # scenario 7 alone: the Go Results API
->>>>>>> issue14-results
+#   bash hack/bench.sh -only results  # scenario 9 alone: the Go Results API
+#   bash hack/bench.sh -only persistent # scenario 3 alone: persistent mode
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
