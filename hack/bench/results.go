@@ -31,7 +31,7 @@ func resultsScenario(dir string, n, workers int, add func(row)) {
 	} {
 		m := measure(dir, c.what, n, workers, st)
 		add(row{
-			scenario: fmt.Sprintf("7. LoadResults + %s + Summary, %s runs", c.how, count(n)),
+			scenario: fmt.Sprintf("9. LoadResults + %s + Summary, %s runs", c.how, count(n)),
 			figure:   fmt.Sprintf("%.2f s, %s peak", m.seconds, mib(m.maxRSS)),
 			baseline: baseline,
 			ratio:    base.seconds / m.seconds,
@@ -40,7 +40,7 @@ func resultsScenario(dir string, n, workers int, add func(row)) {
 	}
 }
 
-// seedResults writes the n runs of scenario 7 as two writers would.
+// seedResults writes the n runs of scenario 9 as two writers would.
 func seedResults(dir string, n int) error {
 	exp := reportExperiment(n)
 	plan, err := launcher.NewPlan(&exp)
@@ -88,7 +88,7 @@ func seedResults(dir string, n int) error {
 	return err
 }
 
-// readResults is the timed part of scenario 7; all builds each run's
+// readResults is the timed part of scenario 9; all builds each run's
 // record (Results.All) instead of reading the columns (Results.Rows).
 func readResults(dir string, all bool) error {
 	res, err := launcher.LoadResults(dir)
@@ -120,7 +120,7 @@ func readResults(dir string, all bool) error {
 	return res.Err()
 }
 
-// readRecords is the baseline of scenario 7: a record object per run.
+// readRecords is the baseline of scenario 9: a record object per run.
 func readRecords(dir string) error {
 	st, err := store.OpenExisting(dir)
 	if err != nil {
