@@ -133,7 +133,7 @@ func experimentName(name, version string) string {
 func formatPoint(p params.Point) string {
 	parts := make([]string, 0, len(p))
 	for _, k := range p.Keys() {
-		parts = append(parts, k+"="+shorten(formatValue(p[k]), 40))
+		parts = append(parts, k+"="+shorten(params.Format(p[k]), 40))
 	}
 	return strings.Join(parts, " ")
 }

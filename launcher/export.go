@@ -109,7 +109,7 @@ func cell(r *Record, c column) string {
 		if !ok {
 			return ""
 		}
-		return formatValue(v)
+		return params.Format(v)
 	case 'm':
 		v, ok := r.Metrics[c.name]
 		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
@@ -152,28 +152,6 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// formatValue renders a param value: strings as they are, numbers in
-// shortest form, lists and maps as canonical JSON.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case nil:
-		return ""
-	}
-	b, err := params.Canonical(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }
 
 // WriteCSV writes one row per run with a header row (see the README for the

@@ -288,7 +288,7 @@ func sortRuns(runs []*Record) {
 		if a.Version != b.Version {
 			return a.Version < b.Version
 		}
-		if c := comparePoints(a.Params, b.Params); c != 0 {
+		if c := params.ComparePoints(a.Params, b.Params); c != 0 {
 			return c < 0
 		}
 		if a.Replicate != b.Replicate {
@@ -296,69 +296,6 @@ func sortRuns(runs []*Record) {
 		}
 		return a.RunID < b.RunID
 	})
-}
-
-func comparePoints(a, b params.Point) int {
-	keys := unionKeys(a, b)
-	for _, k := range keys {
-		av, aok := a[k]
-		bv, bok := b[k]
-		switch {
-		case !aok && !bok:
-			continue
-		case !aok:
-			return -1
-		case !bok:
-			return 1
-		}
-		if c := compareValues(av, bv); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-func unionKeys(a, b params.Point) []string {
-	seen := map[string]bool{}
-	var keys []string
-	for _, p := range []params.Point{a, b} {
-		for k := range p {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func compareValues(a, b any) int {
-	af, aNum := toFloat(a)
-	bf, bNum := toFloat(b)
-	if aNum && bNum {
-		switch {
-		case af < bf:
-			return -1
-		case af > bf:
-			return 1
-		}
-		return 0
-	}
-	if aNum != bNum {
-		if aNum {
-			return -1
-		}
-		return 1
-	}
-	as, bs := formatValue(a), formatValue(b)
-	switch {
-	case as < bs:
-		return -1
-	case as > bs:
-		return 1
-	}
-	return 0
 }
 
 func toFloat(v any) (float64, bool) {

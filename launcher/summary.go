@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/metalab-hpc/metalab/internal/tdist"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -291,7 +292,7 @@ func (r *Results) summarise(groupBy, metrics []string, values func(row int32, ad
 		}
 		half := math.NaN()
 		if s.N > 1 {
-			half = tQuantile975(s.N-1) * s.Std / math.Sqrt(float64(s.N))
+			half = tdist.Quantile975(s.N-1) * s.Std / math.Sqrt(float64(s.N))
 		}
 		s.CILow, s.CIHigh = s.Mean-half, s.Mean+half
 		out = append(out, stat{s, g})
@@ -335,27 +336,6 @@ func (r *Results) summarise(groupBy, metrics []string, values func(row int32, ad
 	return stats
 }
 
-// tQuantile975 is the 0.975 quantile of Student's t distribution with df
-// degrees of freedom: exact table values up to 30, then the Cornish-Fisher
-// expansion around the normal quantile (error below 1e-4).
-func tQuantile975(df int) float64 {
-	table := [...]float64{0, 12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622,
-		2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930,
-		2.0860, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423}
-	if df < 1 {
-		return math.NaN()
-	}
-	if df < len(table) {
-		return table[df]
-	}
-	z := 1.959963984540054
-	n := float64(df)
-	g1 := (z*z*z + z) / 4
-	g2 := (5*math.Pow(z, 5) + 16*z*z*z + 3*z) / 96
-	g3 := (3*math.Pow(z, 7) + 19*math.Pow(z, 5) + 17*z*z*z - 15*z) / 384
-	return z + g1/n + g2/(n*n) + g3/(n*n*n)
-}
-
 // WriteSummary writes stats as an aligned table, its columns named as the
 // JSON keys are, led by the experiment and version of stats of several. The
 // groups without values follow it, each with what became of its runs.
@@ -375,7 +355,7 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 			row = append(row, s.Experiment, s.Version)
 		}
 		for _, g := range groupBy {
-			row = append(row, formatValue(s.Group[g]))
+			row = append(row, params.Format(s.Group[g]))
 		}
 		row = append(row, s.Metric)
 		if stepped {
@@ -401,7 +381,7 @@ func WriteSummary(w io.Writer, stats []GroupStat, groupBy []string) error {
 			name = append(name, store.Ref(s.Experiment, s.Version))
 		}
 		for _, g := range groupBy {
-			name = append(name, g+"="+formatValue(s.Group[g]))
+			name = append(name, g+"="+params.Format(s.Group[g]))
 		}
 		if len(name) == 0 {
 			name = []string{"all runs"}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/metalab-hpc/metalab/capture"
+	"github.com/metalab-hpc/metalab/internal/tdist"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -70,8 +71,8 @@ func TestTQuantile(t *testing.T) {
 		want float64
 	}{{1, 12.7062}, {2, 4.3027}, {10, 2.2281}, {30, 2.0423}, {40, 2.0211}, {60, 2.0003}, {120, 1.9799}, {1000, 1.9623}}
 	for _, tt := range tests {
-		if got := tQuantile975(tt.df); math.Abs(got-tt.want) > 2e-4 {
-			t.Errorf("tQuantile975(%d)=%.5f, want %.4f", tt.df, got, tt.want)
+		if got := tdist.Quantile975(tt.df); math.Abs(got-tt.want) > 2e-4 {
+			t.Errorf("tdist.Quantile975(%d)=%.5f, want %.4f", tt.df, got, tt.want)
 		}
 	}
 }

@@ -411,7 +411,7 @@ func (t *runTable) addRecord(r *Record) {
 		c := t.param(name)
 		text, err := params.Canonical(v)
 		if err != nil {
-			text = []byte("\x00" + formatValue(v)) // no JSON text: its own value
+			text = []byte("\x00" + params.Format(v)) // no JSON text: its own value
 		}
 		id, ok := c.byText[string(text)]
 		if !ok {
@@ -554,11 +554,11 @@ func (t *runTable) finish() {
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortStableFunc(order, func(a, b int) int { return compareValues(c.values[a], c.values[b]) })
+		slices.SortStableFunc(order, func(a, b int) int { return params.Compare(c.values[a], c.values[b]) })
 		c.rank = make([]int32, len(c.values))
 		rank := int32(-1)
 		for k, i := range order {
-			if k == 0 || compareValues(c.values[order[k-1]], c.values[i]) != 0 {
+			if k == 0 || params.Compare(c.values[order[k-1]], c.values[i]) != 0 {
 				rank++
 			}
 			c.rank[i] = rank

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/metalab-hpc/metalab/params"
 )
 
 // The charts of an experiment, made of what [Gather] folded: metric
@@ -141,7 +143,7 @@ func (p *paramAcc) points(info Param, groups map[string]*xGroup) []*xGroup {
 		if grp.nX == 0 {
 			continue
 		}
-		k := strconv.Itoa(bin(grp.sumX/float64(grp.nX))) + "\x00" + formatValue(grp.g)
+		k := strconv.Itoa(bin(grp.sumX/float64(grp.nX))) + "\x00" + params.Format(grp.g)
 		m := merged[k]
 		if m == nil {
 			m = &xGroup{g: grp.g, metrics: map[string]*welford{}}
@@ -170,7 +172,7 @@ func curves(groups []*xGroup, x, g string) []Curve {
 			if g != "" {
 				gv = grp.g
 			}
-			k := lineKey{m, formatValue(gv)}
+			k := lineKey{m, params.Format(gv)}
 			l := lines[k]
 			if l == nil {
 				l = &Line{G: gv}
@@ -192,7 +194,7 @@ func curves(groups []*xGroup, x, g string) []Curve {
 	var out []Curve
 	for _, m := range sortedKeys(byMetric) {
 		ls := byMetric[m]
-		sort.SliceStable(ls, func(a, b int) bool { return compareValues(ls[a].G, ls[b].G) < 0 })
+		sort.SliceStable(ls, func(a, b int) bool { return params.Compare(ls[a].G, ls[b].G) < 0 })
 		out = append(out, Curve{Metric: m, X: x, Group: g, Lines: ls})
 	}
 	return out
@@ -204,7 +206,7 @@ func sortLine(l *Line) {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return compareValues(l.X[idx[a]], l.X[idx[b]]) < 0 })
+	sort.SliceStable(idx, func(a, b int) bool { return params.Compare(l.X[idx[a]], l.X[idx[b]]) < 0 })
 	x, n, mean, lo, hi := slices.Clone(l.X), slices.Clone(l.N), slices.Clone(l.Mean), slices.Clone(l.Lo), slices.Clone(l.Hi)
 	for i, j := range idx {
 		l.X[i], l.N[i], l.Mean[i], l.Lo[i], l.Hi[i] = x[j], n[j], mean[j], lo[j], hi[j]
@@ -282,7 +284,7 @@ func seriesOf(name, g string, lines []*seriesLine, kept []int64, steps int) Seri
 		}
 		out.Lines = append(out.Lines, l)
 	}
-	sort.SliceStable(out.Lines, func(a, b int) bool { return compareValues(out.Lines[a].G, out.Lines[b].G) < 0 })
+	sort.SliceStable(out.Lines, func(a, b int) bool { return params.Compare(out.Lines[a].G, out.Lines[b].G) < 0 })
 	return out
 }
 

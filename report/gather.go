@@ -266,7 +266,7 @@ func (e *expAcc) add(r *store.Record) {
 			e.params[name] = p
 		}
 		if len(p.distinct) <= maxDistinct {
-			p.distinct[formatValue(v)] = true
+			p.distinct[params.Format(v)] = true
 		}
 		if f, ok := toFloat(v); ok && finite(f) {
 			p.lo, p.hi = min(p.lo, f), max(p.hi, f)
@@ -330,7 +330,7 @@ func (p *paramAcc) addRun(name string, v any, r *store.Record, all map[string]*p
 			p.byXG[gname] = nil
 			continue
 		}
-		addTo(groups, xk+"\x00"+formatValue(gv), v, gv, f, isNum, r.Metrics)
+		addTo(groups, xk+"\x00"+params.Format(gv), v, gv, f, isNum, r.Metrics)
 	}
 }
 
@@ -365,7 +365,7 @@ func (p *paramAcc) key(v any) string {
 			return strconv.FormatFloat(f, 'g', 4, 64)
 		}
 	}
-	return formatValue(v)
+	return params.Format(v)
 }
 
 // quantize merges byX's groups (and byXG's) by their values rounded.
@@ -376,7 +376,7 @@ func (p *paramAcc) quantize() {
 		for _, grp := range groups {
 			k := p.key(grp.x)
 			if withG {
-				k += "\x00" + formatValue(grp.g)
+				k += "\x00" + params.Format(grp.g)
 			}
 			if o := out[k]; o != nil {
 				o.merge(grp)
@@ -404,7 +404,7 @@ func (s *seriesAcc) add(pts []capture.Point, ps params.Point) {
 			lines = map[string]*seriesLine{}
 			s.by[gname] = lines
 		}
-		k := formatValue(gv)
+		k := params.Format(gv)
 		l := lines[k]
 		if l == nil {
 			if len(lines) == MaxGroupValues {

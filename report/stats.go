@@ -1,15 +1,12 @@
 package report
 
 import (
-	"fmt"
 	"math"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/metalab-hpc/metalab/params"
+	"github.com/metalab-hpc/metalab/internal/tdist"
 )
 
 // The statistics of `metalab summary`, kept as running sums so that a
@@ -51,29 +48,8 @@ func (w welford) ci() (mean, lo, hi float64) {
 	if w.n < 2 {
 		return w.mean, math.NaN(), math.NaN()
 	}
-	half := tQuantile975(w.n-1) * math.Sqrt(w.m2/float64(w.n-1)) / math.Sqrt(float64(w.n))
+	half := tdist.Quantile975(w.n-1) * math.Sqrt(w.m2/float64(w.n-1)) / math.Sqrt(float64(w.n))
 	return w.mean, w.mean - half, w.mean + half
-}
-
-// tQuantile975 is the 0.975 quantile of Student's t distribution with df
-// degrees of freedom, as summary computes it: exact table values up to 30,
-// then the Cornish-Fisher expansion around the normal quantile.
-func tQuantile975(df int) float64 {
-	table := [...]float64{0, 12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622,
-		2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930,
-		2.0860, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423}
-	if df < 1 {
-		return math.NaN()
-	}
-	if df < len(table) {
-		return table[df]
-	}
-	z := 1.959963984540054
-	n := float64(df)
-	g1 := (z*z*z + z) / 4
-	g2 := (5*math.Pow(z, 5) + 16*z*z*z + 3*z) / 96
-	g3 := (3*math.Pow(z, 7) + 19*math.Pow(z, 5) + 17*z*z*z - 15*z) / 384
-	return z + g1/n + g2/(n*n) + g3/(n*n*n)
 }
 
 // quantile is the q quantile of sorted values, interpolated linearly.
@@ -98,78 +74,6 @@ func toFloat(v any) (float64, bool) {
 		return x, true
 	}
 	return 0, false
-}
-
-// formatValue is a param's value as results and summary print it.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case nil:
-		return ""
-	}
-	b, err := params.Canonical(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-// compareValues orders param values: numbers by value before the rest, the
-// rest by their text.
-func compareValues(a, b any) int {
-	af, aNum := toFloat(a)
-	bf, bNum := toFloat(b)
-	switch {
-	case aNum && bNum:
-		switch {
-		case af < bf:
-			return -1
-		case af > bf:
-			return 1
-		}
-		return 0
-	case aNum:
-		return -1
-	case bNum:
-		return 1
-	}
-	return strings.Compare(formatValue(a), formatValue(b))
-}
-
-// comparePoints orders two runs' params by name, then value: the order of
-// `metalab results`.
-func comparePoints(a, b params.Point) int {
-	keys := make([]string, 0, len(a)+len(b))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		av, aok := a[k]
-		bv, bok := b[k]
-		switch {
-		case !aok:
-			return -1
-		case !bok:
-			return 1
-		}
-		if c := compareValues(av, bv); c != 0 {
-			return c
-		}
-	}
-	return 0
 }
 
 // sortedKeys is the keys of m, sorted.

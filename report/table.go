@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
 
@@ -22,7 +23,7 @@ func (g *gatherer) table(several bool) Table {
 	sort.SliceStable(runs, func(i, j int) bool {
 		a, b := runs[i], runs[j]
 		return cmp.Or(cmp.Compare(a.Experiment, b.Experiment), cmp.Compare(a.Version, b.Version),
-			comparePoints(a.Params, b.Params), cmp.Compare(a.Replicate, b.Replicate), cmp.Compare(a.RunID, b.RunID)) < 0
+			params.ComparePoints(a.Params, b.Params), cmp.Compare(a.Replicate, b.Replicate), cmp.Compare(a.RunID, b.RunID)) < 0
 	})
 
 	t := Table{Total: g.runs, Rows: [][]any{}, Details: map[int]Detail{}, ArtifactLinks: g.in.LinkBase != ""}
