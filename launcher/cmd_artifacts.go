@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/metalab-hpc/metalab/internal/safefs"
+	"github.com/metalab-hpc/metalab/internal/tabcell"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -207,7 +208,7 @@ func writeArtifactTable(w io.Writer, entries []artifactEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "run_id\tname\tsize\tsha256\tpath")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.RunID, shorten(e.Name, 40), e.Size, e.SHA256, e.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.RunID, tabcell.Shorten(e.Name, 40), e.Size, e.SHA256, e.Path)
 	}
 	return tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/metalab-hpc/metalab/internal/tabcell"
 	"github.com/metalab-hpc/metalab/params"
 )
 
@@ -133,7 +134,7 @@ func experimentName(name, version string) string {
 func formatPoint(p params.Point) string {
 	parts := make([]string, 0, len(p))
 	for _, k := range p.Keys() {
-		parts = append(parts, k+"="+shorten(params.Format(p[k]), 40))
+		parts = append(parts, k+"="+tabcell.Shorten(params.Format(p[k]), 40))
 	}
 	return strings.Join(parts, " ")
 }

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
+	"github.com/metalab-hpc/metalab/internal/tabcell"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -324,25 +324,11 @@ func tableCell(r *Record, c column) string {
 		}
 		return strconv.FormatFloat(v, 'g', 6, 64)
 	case 'p':
-		return shorten(cell(r, c), 40)
+		return tabcell.Shorten(cell(r, c), 40)
 	}
 	if c.name == "error" {
 		// The first line, as the CSV has it; 'logs' has the rest.
-		return shorten(cell(r, c), 80)
+		return tabcell.Shorten(cell(r, c), 80)
 	}
 	return cell(r, c)
-}
-
-// shorten makes s fit a table cell of width n: tabs and newlines escaped,
-// and the end cut off.
-func shorten(s string, n int) string {
-	s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
-	if len(s) > n {
-		cut := n - 3
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
 }

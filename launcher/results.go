@@ -298,16 +298,6 @@ func sortRuns(runs []*Record) {
 	})
 }
 
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case float64:
-		return x, true
-	}
-	return 0, false
-}
-
 // Len is the number of runs.
 func (r *Results) Len() int {
 	_, rows := r.view()

@@ -33,8 +33,8 @@ func Format(v any) string {
 // Compare orders two param values: numbers (int64 and float64) by value,
 // before everything else; the rest by their text (Format).
 func Compare(a, b any) int {
-	af, aNum := number(a)
-	bf, bNum := number(b)
+	af, aNum := Number(a)
+	bf, bNum := Number(b)
 	switch {
 	case aNum && bNum:
 		switch {
@@ -82,7 +82,8 @@ func ComparePoints(a, b Point) int {
 	return 0
 }
 
-func number(v any) (float64, bool) {
+// Number is a param value as a number, when it is one (int64 or float64).
+func Number(v any) (float64, bool) {
 	switch x := v.(type) {
 	case int64:
 		return float64(x), true

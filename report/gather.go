@@ -268,7 +268,7 @@ func (e *expAcc) add(r *store.Record) {
 		if len(p.distinct) <= maxDistinct {
 			p.distinct[params.Format(v)] = true
 		}
-		if f, ok := toFloat(v); ok && finite(f) {
+		if f, ok := params.Number(v); ok && finite(f) {
 			p.lo, p.hi = min(p.lo, f), max(p.hi, f)
 		} else {
 			p.numeric = false
@@ -301,7 +301,7 @@ func (p *paramAcc) addRun(name string, v any, r *store.Record, all map[string]*p
 	if p.noCurves {
 		return
 	}
-	f, isNum := toFloat(v)
+	f, isNum := params.Number(v)
 	if !isNum && len(p.distinct) > MaxXValues {
 		p.noCurves, p.byX, p.byXG = true, nil, nil // strings: nothing to draw against
 		return
@@ -361,7 +361,7 @@ func addTo(groups map[string]*xGroup, key string, x, g any, f float64, isNum boo
 // number rounded to 4 significant digits.
 func (p *paramAcc) key(v any) string {
 	if p.quantized {
-		if f, ok := toFloat(v); ok {
+		if f, ok := params.Number(v); ok {
 			return strconv.FormatFloat(f, 'g', 4, 64)
 		}
 	}

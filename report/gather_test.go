@@ -239,7 +239,7 @@ func TestGatherQuantized(t *testing.T) {
 			}
 			for j, x := range l.X {
 				total += l.N[j]
-				if f, _ := toFloat(x); c.X == "x" && (f < 0 || f > float64(n)*0.37) {
+				if f, _ := params.Number(x); c.X == "x" && (f < 0 || f > float64(n)*0.37) {
 					t.Errorf("point at x=%v, outside the values", x)
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/metalab-hpc/metalab/internal/tdist"
 )
@@ -65,17 +64,6 @@ func quantile(sorted []float64, q float64) float64 {
 // finite reports whether v is a number a mean can take.
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// toFloat is a param's value as a number, when it is one.
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case float64:
-		return x, true
-	}
-	return 0, false
-}
-
 // sortedKeys is the keys of m, sorted.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -91,20 +79,6 @@ func sortedByCount(counts map[string]int) []string {
 	keys := sortedKeys(counts)
 	sort.SliceStable(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
 	return keys
-}
-
-// shorten cuts s to n bytes with "..." at a rune boundary, newlines and
-// tabs written as \n and \t.
-func shorten(s string, n int) string {
-	s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
-	if len(s) > n {
-		cut := n - 3
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
 }
 
 // lastBytes is the end of s, at most n bytes, cut at a rune boundary.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/metalab-hpc/metalab/internal/tabcell"
 	"github.com/metalab-hpc/metalab/params"
 	"github.com/metalab-hpc/metalab/store"
 )
@@ -70,13 +71,13 @@ func (g *gatherer) table(several bool) Table {
 			errText += "\n\n" + r.Stack
 		}
 		first, _, _ := strings.Cut(r.Error, "\n")
-		row = append(row, dur, nilIfEmpty(r.Host), ended, nilIfEmpty(shorten(first, errorCell)))
+		row = append(row, dur, nilIfEmpty(r.Host), ended, nilIfEmpty(tabcell.Shorten(first, errorCell)))
 		idx := len(t.Rows)
 		t.Rows = append(t.Rows, row)
 
 		var det Detail
 		if errText != "" {
-			det.Error = shorten(errText, errorFull)
+			det.Error = tabcell.Shorten(errText, errorFull)
 		}
 		if r.Status == store.StatusFailed {
 			det.Tail = failedTail(g.in.Store, r)
