@@ -101,20 +101,11 @@ type artifactEntry struct {
 // runArtifacts lists (or copies) the artifacts to out, with warnings and
 // what it copied on errOut.
 func (a *App) runArtifacts(ctx context.Context, opts artifactsOptions, out, errOut io.Writer) error {
-	st, err := store.OpenExisting(opts.Store)
+	st, only, err := a.openCollected(ctx, opts.Store, opts.Experiment, errOut)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	only, err := storeExperiment(st, opts.Experiment, a.Name)
-	if err != nil {
-		return err
-	}
-	rep, err := st.Collect(ctx)
-	if err != nil {
-		return err
-	}
-	warnLost(errOut, a.Name, opts.Store, rep.Lost)
 	var runs []*Record
 	var damage error
 	if opts.RunID != "" {

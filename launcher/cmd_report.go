@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/metalab-hpc/metalab/report"
-	"github.com/metalab-hpc/metalab/store"
 )
 
 type reportOptions struct {
@@ -75,20 +74,11 @@ func (a *App) runReport(ctx context.Context, opts reportOptions, out, errOut io.
 			return usageErr("name a file, such as "+filepath.Join(opts.Output, "report.html"), "--output %s is a directory", opts.Output)
 		}
 	}
-	st, err := store.OpenExisting(opts.Store)
+	st, only, err := a.openCollected(ctx, opts.Store, opts.Experiment, errOut)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	only, err := storeExperiment(st, opts.Experiment, a.Name)
-	if err != nil {
-		return err
-	}
-	rep, err := st.Collect(ctx)
-	if err != nil {
-		return err
-	}
-	warnLost(errOut, a.Name, opts.Store, rep.Lost)
 	in := report.Input{Store: st, Name: opts.Store, Now: time.Now()}
 	if only.set {
 		in.Pick = only.picks

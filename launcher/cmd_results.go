@@ -126,20 +126,11 @@ func (a *App) runResults(opts resultsOptions, out, errOut io.Writer) error {
 	if stream := map[string]func(*store.Store, []store.Status, experimentFilter, io.Writer) error{
 		"csv": streamCSV, "jsonl": streamJSONL, "series": streamSeries,
 	}[opts.Format]; stream != nil && q.empty() {
-		st, err := store.OpenExisting(opts.Store)
+		st, only, err := a.openCollected(context.Background(), opts.Store, opts.Experiment, errOut)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		only, err := storeExperiment(st, opts.Experiment, a.Name)
-		if err != nil {
-			return err
-		}
-		rep, err := st.Collect(context.Background())
-		if err != nil {
-			return err
-		}
-		warnLost(errOut, a.Name, opts.Store, rep.Lost)
 		// What a damaged store lets the export read is written whole,
 		// and the damage reported after it.
 		var damage error

@@ -1,7 +1,9 @@
 package launcher
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/metalab-hpc/metalab/store"
@@ -50,6 +52,29 @@ func parseExperiment(spec string, names func(string) bool) experimentFilter {
 		return experimentFilter{name: spec[:i], version: spec[i+1:], set: true, versioned: true}
 	}
 	return experimentFilter{name: spec, set: true}
+}
+
+// openCollected opens the store dir for a command that reads it: the
+// experiment of --experiment spec, refused when the store does not hold
+// it, and the store's indexes collected first, with the runs lost to
+// killed writers reported on errOut. The caller closes the store.
+func (a *App) openCollected(ctx context.Context, dir, spec string, errOut io.Writer) (*store.Store, experimentFilter, error) {
+	st, err := store.OpenExisting(dir)
+	if err != nil {
+		return nil, experimentFilter{}, err
+	}
+	only, err := storeExperiment(st, spec, a.Name)
+	if err != nil {
+		st.Close()
+		return nil, experimentFilter{}, err
+	}
+	rep, err := st.Collect(ctx)
+	if err != nil {
+		st.Close()
+		return nil, experimentFilter{}, err
+	}
+	warnLost(errOut, a.Name, dir, rep.Lost)
+	return st, only, nil
 }
 
 // storeExperiment parses --experiment against the experiments the store in

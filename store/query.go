@@ -403,13 +403,13 @@ func (sn *Snapshot) eachLine(bad *badLocations, fn func(int, []byte) error) erro
 // decodeBatch lines are decoded together by one worker of decodeInOrder.
 const decodeBatch = 256
 
-// lineBatch is a batch of lines, and then their records (nil for a line
-// that is not one).
-type lineBatch struct {
+// lineBatch is a batch of lines (their locations, bytes and ends in buf),
+// and then what a worker made of each.
+type lineBatch[T any] struct {
 	locs []int
 	buf  []byte
 	ends []int
-	recs []*Record
+	out  []T
 	done chan struct{}
 }
 
@@ -417,17 +417,31 @@ type lineBatch struct {
 // calls fn with each location and its record, in the order of the lines;
 // the record is nil for a line that does not decode.
 func decodeInOrder(read func(emit func(int, []byte) error) error, fn func(int, *Record) error) error {
+	return parseInOrder(read, func() func(int, []byte) *Record {
+		return func(_ int, line []byte) *Record {
+			rec, _ := decodeLine(line)
+			return rec
+		}
+	}, fn)
+}
+
+// parseInOrder parses the lines that read emits (with their locations) in
+// batches of decodeBatch, on a worker per CPU, each with the parse function
+// that worker returns (so that it may keep scratch space of its own), and
+// calls use with each location and what was made of its line, from one
+// goroutine, in the order of the lines. An error of use stops the pass.
+func parseInOrder[T any](read func(emit func(int, []byte) error) error, worker func() func(loc int, line []byte) T, use func(loc int, v T) error) error {
 	workers := runtime.GOMAXPROCS(0)
-	work := make(chan *lineBatch, workers)
-	order := make(chan *lineBatch, 2*workers)
+	work := make(chan *lineBatch[T], workers)
+	order := make(chan *lineBatch[T], 2*workers)
 	stop := make(chan struct{})
 	for range workers {
+		parse := worker()
 		go func() {
 			for b := range work {
 				start := 0
-				for _, end := range b.ends {
-					rec, _ := decodeLine(b.buf[start:end])
-					b.recs = append(b.recs, rec)
+				for i, end := range b.ends {
+					b.out = append(b.out, parse(b.locs[i], b.buf[start:end]))
 					start = end
 				}
 				close(b.done)
@@ -438,7 +452,14 @@ func decodeInOrder(read func(emit func(int, []byte) error) error, fn func(int, *
 	go func() {
 		defer close(work)
 		defer close(order)
-		b := &lineBatch{done: make(chan struct{})}
+		// A batch's buffer is sized after the last one's: growing it
+		// line by line was a fifth of the pass.
+		size := 64 << 10
+		newBatch := func() *lineBatch[T] {
+			return &lineBatch[T]{locs: make([]int, 0, decodeBatch), buf: make([]byte, 0, size), ends: make([]int, 0, decodeBatch),
+				out: make([]T, 0, decodeBatch), done: make(chan struct{})}
+		}
+		b := newBatch()
 		send := func() error {
 			select {
 			case order <- b:
@@ -446,7 +467,8 @@ func decodeInOrder(read func(emit func(int, []byte) error) error, fn func(int, *
 				return errStopped
 			}
 			work <- b
-			b = &lineBatch{done: make(chan struct{})}
+			size = max(size, len(b.buf)+len(b.buf)/8)
+			b = newBatch()
 			return nil
 		}
 		err := read(func(i int, line []byte) error {
@@ -466,8 +488,8 @@ func decodeInOrder(read func(emit func(int, []byte) error) error, fn func(int, *
 	var err error
 	for b := range order {
 		<-b.done
-		for i, rec := range b.recs {
-			if err = fn(b.locs[i], rec); err != nil {
+		for i, v := range b.out {
+			if err = use(b.locs[i], v); err != nil {
 				break
 			}
 		}
@@ -657,97 +679,28 @@ func DecodeRecord(line []byte) (*Record, error) {
 // reported at the end in a [*DamageError], as Records does. The line
 // stays valid until use returns, id only during the call of parse.
 func ParseLines[T any](sn *Snapshot, parse func(line, id []byte) T, use func(T) (bool, error)) error {
-	type batch struct {
-		locs []int
-		buf  []byte
-		ends []int
-		out  []T
-		done chan struct{}
-	}
 	var bad badLocations
-	workers := runtime.GOMAXPROCS(0)
-	work := make(chan *batch, workers)
-	order := make(chan *batch, 2*workers)
-	stop := make(chan struct{})
-	for range workers {
-		go func() {
-			var hexID [16]byte
-			for b := range work {
-				start := 0
-				for i, end := range b.ends {
-					l := &sn.locs[b.locs[i]]
-					id := hexID[:]
-					if l.odd > 0 {
-						id = []byte(sn.oddIDs[l.odd-1])
-					} else {
-						hex.Encode(id, l.id[:])
-					}
-					b.out = append(b.out, parse(b.buf[start:end], id))
-					start = end
-				}
-				close(b.done)
+	err := parseInOrder(func(emit func(int, []byte) error) error {
+		return sn.eachLine(&bad, emit)
+	}, func() func(int, []byte) T {
+		var hexID [16]byte
+		return func(k int, line []byte) T {
+			l := &sn.locs[k]
+			id := hexID[:]
+			if l.odd > 0 {
+				id = []byte(sn.oddIDs[l.odd-1])
+			} else {
+				hex.Encode(id, l.id[:])
 			}
-		}()
-	}
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(work)
-		defer close(order)
-		// A batch's buffer is sized after the last one's: growing it
-		// line by line was a fifth of the pass.
-		size := 64 << 10
-		newBatch := func() *batch {
-			return &batch{locs: make([]int, 0, decodeBatch), buf: make([]byte, 0, size), ends: make([]int, 0, decodeBatch),
-				out: make([]T, 0, decodeBatch), done: make(chan struct{})}
+			return parse(line, id)
 		}
-		b := newBatch()
-		send := func() error {
-			select {
-			case order <- b:
-			case <-stop:
-				return errStopped
-			}
-			work <- b
-			size = max(size, len(b.buf)+len(b.buf)/8)
-			b = newBatch()
-			return nil
+	}, func(k int, v T) error {
+		ok, err := use(v)
+		if err == nil && !ok {
+			bad.add(k)
 		}
-		err := sn.eachLine(&bad, func(k int, line []byte) error {
-			b.locs = append(b.locs, k)
-			b.buf = append(b.buf, line...)
-			b.ends = append(b.ends, len(b.buf))
-			if len(b.ends) == decodeBatch {
-				return send()
-			}
-			return nil
-		})
-		if err == nil && len(b.ends) > 0 {
-			err = send()
-		}
-		readErr <- err
-	}()
-	var err error
-	for b := range order {
-		<-b.done
-		for i, v := range b.out {
-			var ok bool
-			if ok, err = use(v); err != nil {
-				break
-			}
-			if !ok {
-				bad.add(b.locs[i])
-			}
-		}
-		if err != nil {
-			close(stop)
-			for range order {
-			}
-			break
-		}
-	}
-	if rerr := <-readErr; err == nil && rerr != errStopped {
-		err = rerr
-	}
+		return err
+	})
 	if err != nil {
 		return err
 	}

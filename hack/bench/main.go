@@ -635,22 +635,33 @@ func seedPlan(dir string, n int) error {
 	return err
 }
 
+// seedStore opens the store dir for records of exp's plan written
+// directly, as its writers would: the store gets the plan's manifest.
+func seedStore(dir string, exp launcher.Experiment) (*store.Store, *launcher.Plan, error) {
+	plan, err := launcher.NewPlan(&exp)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.Init(plan.Manifest()); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, plan, nil
+}
+
 // seedNodes writes n completed runs of the bench experiment as nodes
 // writers would, each with its own node index.
 func seedNodes(dir string, n, nodes int) error {
 	exp := benchExperiment(n)
-	plan, err := launcher.NewPlan(&exp)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(dir)
+	st, plan, err := seedStore(dir, exp)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Init(plan.Manifest()); err != nil {
-		return err
-	}
 	t0 := time.Unix(1_800_000_000, 0)
 	for k := range nodes {
 		w, err := st.NewWriter(store.WriterOptions{Name: fmt.Sprintf("job-%02d", k), Node: fmt.Sprintf("node%02d", k)})

@@ -43,18 +43,11 @@ func resultsScenario(dir string, n, workers int, add func(row)) {
 // seedResults writes the n runs of scenario 9 as two writers would.
 func seedResults(dir string, n int) error {
 	exp := reportExperiment(n)
-	plan, err := launcher.NewPlan(&exp)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(dir)
+	st, plan, err := seedStore(dir, exp)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Init(plan.Manifest()); err != nil {
-		return err
-	}
 	t0 := time.Unix(1_800_000_000, 0)
 	const writers = 2
 	for k := range writers {
